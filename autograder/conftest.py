@@ -1,0 +1,150 @@
+"""The grading run: options, the ``student`` and ``reference`` fixtures, points and the score table."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import HealthCheck, Phase, settings
+
+from autograder.contract import REFERENCE_DIR, RELEASE_DIR
+from autograder.feedback import describe
+from autograder.notebook import Submission
+from autograder.report import Outcome, score_table, write_results
+
+# Derandomized so that a submission gets the same score on every run.
+settings.register_profile(
+    "grading",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=40,
+    print_blob=False,
+    # No "explain" phase: it lists grader and torch lines, which mean nothing to a student.
+    phases=[Phase.explicit, Phase.generate, Phase.shrink],
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("grading")
+
+OUTCOMES = pytest.StashKey[dict[str, Outcome]]()
+STUDENT = pytest.StashKey[Submission]()
+INTERNAL_ERROR = "Internal error in the grader, not in your code; please tell your instructor:\n"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("autograder")
+    group.addoption(
+        "--submission", type=Path, default=RELEASE_DIR,
+        help="folder of the notebooks to grade (default: assignments/pytorch_nn)",
+    )
+    group.addoption(
+        "--reference", type=Path, default=REFERENCE_DIR,
+        help="folder of the reference notebooks (default: solutions/pytorch_nn); "
+        "checks that compare with it are skipped where it is absent",
+    )
+    group.addoption("--results", type=Path, default=None, help="write the grades to this results.json")
+    group.addoption(
+        "--device", choices=("auto", "cpu", "cuda"), default="auto",
+        help="where to train the MLP: auto is the GPU when one is present, else the CPU",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[OUTCOMES] = {}
+    config.stash[STUDENT] = Submission(config.getoption("submission"), label="student")
+
+
+@pytest.fixture(scope="session")
+def student(pytestconfig: pytest.Config) -> Submission:
+    """The submission being graded: ``student.softmax`` is the student's ``softmax``."""
+    return pytestconfig.stash[STUDENT]
+
+
+@pytest.fixture(scope="session")
+def reference(pytestconfig: pytest.Config) -> Submission:
+    """The reference solutions, for checks that compare against them; skips where they are absent."""
+    directory = pytestconfig.getoption("reference")
+    if not directory.is_dir():
+        pytest.skip(
+            f"the reference solutions ({directory}) are not here; "
+            "this comparison runs when your instructor grades"
+        )
+    return Submission(directory, label="reference")
+
+
+@pytest.fixture(scope="session")
+def device(pytestconfig: pytest.Config) -> torch.device:
+    """The device to train the MLP on."""
+    choice = pytestconfig.getoption("device")
+    if choice == "auto":
+        choice = "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda" and not torch.cuda.is_available():
+        pytest.fail("--device cuda was asked for, but torch sees no GPU", pytrace=False)
+    return torch.device(choice)
+
+
+@pytest.fixture(autouse=True)
+def seeded() -> None:
+    """Every graded test starts from the same random state, so every run gives the same score."""
+    torch.manual_seed(0)
+
+
+def marker_arg(item: pytest.Item, name: str) -> object:
+    marker = item.get_closest_marker(name)
+    if marker is None or len(marker.args) != 1:
+        raise pytest.UsageError(f"graded test {item.nodeid} needs @pytest.mark.{name}(...) with one argument")
+    return marker.args[0]
+
+
+def behaviour_of(item: pytest.Item) -> str:
+    """The first line of the test's docstring: the behaviour it checks."""
+    doc = getattr(item.function, "__doc__", None) or item.name
+    title = doc.strip().splitlines()[0]
+    callspec = getattr(item, "callspec", None)
+    return f"{title} [{callspec.id}]" if callspec else title
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    outcomes = session.config.stash[OUTCOMES]
+    for item in session.items:
+        outcomes[item.nodeid] = Outcome(
+            name=behaviour_of(item),
+            part=str(marker_arg(item, "part")),
+            max_score=float(marker_arg(item, "points")),
+            score=0.0,
+            status="failed",
+            output="not run",
+        )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
+    report = yield
+    outcome = item.config.stash[OUTCOMES].get(item.nodeid)
+    if outcome is None or report.when == "teardown":
+        return report
+    if report.skipped:
+        outcome.status, outcome.score = "skipped", 0.0
+        outcome.output = f"Not checked: {report.longrepr[2].removeprefix('Skipped: ')}"
+    elif report.failed:
+        message = describe(call.excinfo.value, item.config.stash[STUDENT].cell_filenames)
+        if message is None:
+            message = INTERNAL_ERROR + str(report.longrepr)
+        report.longrepr = message
+        outcome.status, outcome.score, outcome.output = "failed", 0.0, message
+    elif report.when == "call":
+        outcome.status, outcome.score, outcome.output = "passed", outcome.max_score, ""
+    return report
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    outcomes = list(config.stash[OUTCOMES].values())
+    if not outcomes:
+        return
+    terminalreporter.write_sep("=", f"score for {config.getoption('submission')}")
+    terminalreporter.write_line(score_table(outcomes))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = session.config.getoption("results")
+    if path is not None:
+        write_results(path, list(session.config.stash[OUTCOMES].values()))

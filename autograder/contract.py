@@ -1,0 +1,39 @@
+"""The graded API: which notebook must define which names, and where the notebooks live."""
+
+from pathlib import Path
+
+ASSIGNMENT_ID = "pytorch_nn"
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RELEASE_DIR = REPO_ROOT / "assignments" / ASSIGNMENT_ID
+REFERENCE_DIR = REPO_ROOT / "solutions" / ASSIGNMENT_ID
+
+# Notebook file name -> the top-level names it must define, with their parameters.
+GRADED_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
+    "01_linear_regression.ipynb": {
+        "model": ("xb", "weight", "bias"),
+        "loss_fn": ("input", "target"),
+        "sgd_step": ("params", "learning_rate"),
+        "train_linear_regression": ("train_dl", "weight", "bias", "learning_rate", "num_epochs"),
+        "train_nn_regression": ("model", "loss_fn", "optimizer", "train_dl", "num_epochs"),
+    },
+    "02_iris_mlp.ipynb": {
+        "Model": ("input_size", "hidden_size", "output_size"),
+        "train_mlp": ("model", "train_dl", "loss_fn", "optimizer", "num_epochs"),
+        "accuracy": ("model", "X", "y"),
+        "save_model": ("model", "path"),
+        "load_model": ("path",),
+        "save_parameters": ("model", "path"),
+        "load_parameters": ("path", "input_size", "hidden_size", "output_size"),
+    },
+    "03_activations.ipynb": {
+        "sigmoid": ("z",),
+        "tanh": ("z",),
+        "softmax": ("z", "dim"),
+        "relu": ("z",),
+    },
+}
+
+NOTEBOOK_OF: dict[str, str] = {
+    name: notebook for notebook, names in GRADED_NAMES.items() for name in names
+}

@@ -1,0 +1,80 @@
+"""The grader's own copies of the lecture's data, and computations whose results it must trust."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.datasets import load_iris
+from sklearn.model_selection import train_test_split
+from torch.utils.data import TensorDataset
+
+IRIS_SIZES = {"input_size": 4, "hidden_size": 16, "output_size": 3}
+
+
+def toy_regression_dataset() -> TensorDataset:
+    """The lecture's ten points, inputs standardized: x float32 (10, 1), y float32 (10,)."""
+    x = np.arange(10, dtype="float32").reshape((10, 1))
+    y = np.array([1.0, 1.3, 3.1, 2.0, 5.0, 6.3, 6.6, 7.4, 8.0, 9.0], dtype="float32")
+    x_norm = (x - np.mean(x)) / np.std(x)
+    return TensorDataset(torch.from_numpy(x_norm), torch.from_numpy(y))
+
+
+@dataclass(frozen=True)
+class IrisSplit:
+    """The lecture's Iris split, standardized with the training set's (scalar) mean and std.
+
+    ``X_*`` are float32 of shape (n, 4); ``y_*`` are int64 of shape (n,); 100 train, 50 test.
+    """
+
+    X_train: torch.Tensor
+    y_train: torch.Tensor
+    X_test: torch.Tensor
+    y_test: torch.Tensor
+
+
+def iris_split() -> IrisSplit:
+    """Load Iris from scikit-learn and split it as the lecture does (a third held out, seed 1)."""
+    iris = load_iris()
+    X_train, X_test, y_train, y_test = train_test_split(
+        iris["data"], iris["target"], test_size=1 / 3, random_state=1
+    )
+    mean, std = np.mean(X_train), np.std(X_train)
+    return IrisSplit(
+        X_train=torch.from_numpy((X_train - mean) / std).float(),
+        y_train=torch.from_numpy(y_train),
+        X_test=torch.from_numpy((X_test - mean) / std).float(),
+        y_test=torch.from_numpy(y_test),
+    )
+
+
+def mlp_parameter_shapes(input_size: int, hidden_size: int, output_size: int) -> dict[str, tuple[int, ...]]:
+    """The state-dict keys of the assignment's ``Model`` and the shape of each tensor."""
+    return {
+        "layer1.weight": (hidden_size, input_size),
+        "layer1.bias": (hidden_size,),
+        "layer2.weight": (output_size, hidden_size),
+        "layer2.bias": (output_size,),
+    }
+
+
+def mlp_probabilities(state_dict: dict[str, torch.Tensor], X: torch.Tensor) -> torch.Tensor:
+    """The assignment's MLP computed by the grader from raw parameters.
+
+    Args:
+        state_dict: float tensors under the keys of ``mlp_parameter_shapes``.
+        X: float tensor (n, input_size).
+
+    Returns:
+        softmax(layer2(sigmoid(layer1(X)))) over dim 1, float tensor (n, output_size).
+    """
+    w1, b1 = state_dict["layer1.weight"], state_dict["layer1.bias"]
+    w2, b2 = state_dict["layer2.weight"], state_dict["layer2.bias"]
+    hidden = torch.sigmoid(X @ w1.T + b1)
+    return torch.softmax(hidden @ w2.T + b2, dim=1)
+
+
+def trusted_accuracy(state_dict: dict[str, torch.Tensor], X: torch.Tensor, y: torch.Tensor) -> float:
+    """Fraction of rows of ``X`` (float, (n, 4)) whose argmax class under the MLP is ``y`` (int64, (n,))."""
+    with torch.no_grad():
+        predictions = mlp_probabilities(state_dict, X).argmax(dim=1)
+    return (predictions == y).double().mean().item()

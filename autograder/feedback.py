@@ -1,0 +1,60 @@
+"""Turn a failed graded test into a message a student can act on.
+
+A failure is one of three kinds: the submission lacks something (``SubmissionError``),
+the student's code raised (described with the student's own frames only), or a check
+found a wrong value (its assertion message, with hypothesis's smallest failing input).
+Anything else is a fault of the grader and keeps pytest's full report.
+"""
+
+import traceback
+from types import TracebackType
+
+import pytest
+
+from autograder.notebook import SubmissionError
+
+STUDENT_CODE_RAISED = "Your code raised"
+
+
+def notes(error: BaseException) -> str:
+    """Hypothesis attaches the falsifying example as exception notes; keep them."""
+    return "".join(f"\n{note}" for note in getattr(error, "__notes__", ()))
+
+
+def student_frames(tb: TracebackType | None, cell_filenames: set[str]) -> list[traceback.FrameSummary]:
+    """The frames of ``tb`` that run code from the student's notebook cells."""
+    summaries = []
+    for frame, lineno in traceback.walk_tb(tb):
+        if frame.f_code.co_filename in cell_filenames:
+            summary = traceback.FrameSummary(
+                frame.f_code.co_filename, lineno, frame.f_code.co_qualname, lookup_line=True
+            )
+            summaries.append(summary)
+    return summaries
+
+
+def describe(error: BaseException, cell_filenames: set[str]) -> str | None:
+    """A student-facing description of ``error``, or None when it is the grader's own fault."""
+    if isinstance(error, BaseExceptionGroup):
+        parts = [describe(e, cell_filenames) for e in error.exceptions]
+        if any(part is None for part in parts):
+            return None
+        return f"{len(parts)} different failures:\n\n" + "\n\n".join(parts)
+    if isinstance(error, SubmissionError):
+        return str(error)
+    frames = student_frames(error.__traceback__, cell_filenames)
+    if frames:
+        innermost = frames[-1]
+        if isinstance(error, NotImplementedError) and innermost.line.startswith("raise NotImplementedError"):
+            return (
+                f"`{innermost.name}` is not implemented yet: replace `raise NotImplementedError()` "
+                f"in {innermost.filename} with your code."
+            )
+        where = "".join(traceback.format_list(frames))
+        message = f"{type(error).__name__}: {error}"
+        return f"{STUDENT_CODE_RAISED} {message}\nWhere, in your notebook:\n{where}{notes(error)}".rstrip()
+    if isinstance(error, AssertionError):
+        return f"{error}{notes(error)}"
+    if isinstance(error, pytest.fail.Exception):
+        return f"{error.msg}{notes(error)}"
+    return None

@@ -1,0 +1,154 @@
+"""Load the definitions of a folder of notebooks: imports, functions, classes and constants.
+
+Exploratory cells (training runs, plots, prints) never run during grading. Each code cell
+is parsed on its own, so a syntax error costs only the definitions of that cell, and each
+definition runs on its own, so one that fails costs only itself.
+"""
+
+import ast
+import linecache
+import sys
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from IPython.core.inputtransformer2 import TransformerManager
+
+from autograder.contract import GRADED_NAMES, NOTEBOOK_OF
+
+DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+class SubmissionError(Exception):
+    """The submission lacks something the grader needs; the message is written for the student."""
+
+
+def is_literal(node: ast.expr) -> bool:
+    """True when ``node`` is a constant expression such as ``16``, ``"cpu"`` or ``(4, 16, 3)``."""
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+def is_definition(statement: ast.stmt) -> bool:
+    """True for the top-level statements grading runs: imports, defs, classes, ``NAME = <literal>``."""
+    if isinstance(statement, DEFINITIONS):
+        return True
+    if isinstance(statement, ast.Assign):
+        return all(isinstance(t, ast.Name) for t in statement.targets) and is_literal(statement.value)
+    if isinstance(statement, ast.AnnAssign):
+        return (
+            isinstance(statement.target, ast.Name)
+            and statement.value is not None
+            and is_literal(statement.value)
+        )
+    return False
+
+
+@dataclass
+class NotebookDefinitions:
+    """What loading one notebook gave: its namespace and the problems met on the way."""
+
+    path: Path
+    namespace: dict[str, object] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    cell_filenames: set[str] = field(default_factory=set)
+
+
+def load_notebook(path: Path, module_name: str, cell_prefix: str = "") -> NotebookDefinitions:
+    """Run the top-level definitions of the notebook at ``path`` in a new module.
+
+    The module is registered in ``sys.modules`` under ``module_name`` so that pickling a
+    class it defines (``torch.save`` of a whole model) can find that class again. Code is
+    compiled with the file name ``"<cell_prefix><notebook>, cell <n>"`` so that tracebacks
+    point at the student's cell; the prefix keeps two submissions' cells apart.
+    """
+    module = types.ModuleType(module_name)
+    module.__file__ = str(path)
+    sys.modules[module_name] = module
+    loaded = NotebookDefinitions(path=path, namespace=module.__dict__)
+    try:
+        notebook = nbformat.read(path, as_version=4)
+    except Exception as error:  # nbformat raises several unrelated types for broken files
+        loaded.problems.append(f"{path.name} could not be read as a notebook: {error}")
+        return loaded
+    transformer = TransformerManager()
+    for index, cell in enumerate(notebook.cells, start=1):
+        if cell.cell_type != "code":
+            continue
+        filename = f"{cell_prefix}{path.name}, cell {index}"
+        # IPython syntax (%magic, !shell) becomes plain Python calls, which are then skipped.
+        source = transformer.transform_cell(cell.source)
+        try:
+            tree = ast.parse(source, filename)
+        except SyntaxError as error:
+            loaded.problems.append(
+                f"{filename} has a syntax error on line {error.lineno}: {error.msg}; "
+                "nothing defined in that cell can be graded."
+            )
+            continue
+        linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+        loaded.cell_filenames.add(filename)
+        for statement in filter(is_definition, tree.body):
+            code = compile(ast.Module(body=[statement], type_ignores=[]), filename, "exec")
+            try:
+                exec(code, loaded.namespace)
+            except Exception as error:  # the student's definition failed; record it and go on
+                loaded.problems.append(
+                    f"{filename}, line {statement.lineno} raised {type(error).__name__}: {error}"
+                )
+    return loaded
+
+
+class Submission:
+    """The graded names of one folder of notebooks; ``submission.softmax`` is the notebook's ``softmax``.
+
+    Notebooks are loaded on first use. A missing notebook or name raises ``SubmissionError``
+    with a message for the student, so only the tests that need it fail.
+    """
+
+    def __init__(self, directory: Path, label: str) -> None:
+        self.directory = Path(directory)
+        self.label = label
+        self._notebooks: dict[str, NotebookDefinitions] = {}
+
+    def notebook(self, notebook_name: str) -> NotebookDefinitions:
+        """Load (once) and return the definitions of one of the assignment's notebooks."""
+        if notebook_name not in self._notebooks:
+            path = self.directory / notebook_name
+            if not path.is_file():
+                raise SubmissionError(
+                    f"{notebook_name} is missing from {self.directory}; "
+                    f"the functions it should define ({', '.join(GRADED_NAMES[notebook_name])}) "
+                    "cannot be graded."
+                )
+            module_name = f"{self.label}_{path.stem}"
+            # The student's cells are named as the student sees them; any other submission's are labelled.
+            prefix = "" if self.label == "student" else f"[{self.label}] "
+            self._notebooks[notebook_name] = load_notebook(path, module_name, prefix)
+        return self._notebooks[notebook_name]
+
+    def __repr__(self) -> str:
+        return self.label
+
+    @property
+    def cell_filenames(self) -> set[str]:
+        """The file names under which this submission's loaded cells were compiled."""
+        return set().union(*(nb.cell_filenames for nb in self._notebooks.values()))
+
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("_") or name not in NOTEBOOK_OF:
+            raise AttributeError(name)
+        notebook_name = NOTEBOOK_OF[name]
+        loaded = self.notebook(notebook_name)
+        if name not in loaded.namespace:
+            problems = "".join(f"\n  - {p}" for p in loaded.problems)
+            hint = f"\nProblems met while loading {notebook_name}:{problems}" if problems else ""
+            raise SubmissionError(
+                f"`{name}` is not defined at the top level of {notebook_name}. "
+                f"Keep the name and its parameters exactly as given in the notebook.{hint}"
+            )
+        return loaded.namespace[name]

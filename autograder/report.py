@@ -1,0 +1,71 @@
+"""Scores: one outcome per graded test, a per-part table, and Gradescope's ``results.json``."""
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Outcome:
+    """The result of one graded test."""
+
+    name: str
+    part: str
+    max_score: float
+    score: float
+    status: str  # "passed", "failed" or "skipped"
+    output: str = ""
+
+
+def format_points(points: float) -> str:
+    """``3.0`` -> ``"3"``, ``1.5`` -> ``"1.5"``."""
+    return f"{points:g}"
+
+
+def score_table(outcomes: list[Outcome]) -> str:
+    """A plain-text table of points per part, in the order parts were first met, and the total."""
+    parts: dict[str, list[Outcome]] = {}
+    for outcome in outcomes:
+        parts.setdefault(outcome.part, []).append(outcome)
+    width = max([len(part) for part in parts] + [len("Total")])
+    lines = []
+    for part, part_outcomes in parts.items():
+        score = sum(o.score for o in part_outcomes)
+        max_score = sum(o.max_score for o in part_outcomes)
+        skipped = sum(o.max_score for o in part_outcomes if o.status == "skipped")
+        note = f"   ({format_points(skipped)} not checked here)" if skipped else ""
+        lines.append(f"{part:<{width}}  {format_points(score):>5} / {format_points(max_score)}{note}")
+    total = sum(o.score for o in outcomes)
+    max_total = sum(o.max_score for o in outcomes)
+    lines.append(f"{'Total':<{width}}  {format_points(total):>5} / {format_points(max_total)}")
+    return "\n".join(lines)
+
+
+def results_json(outcomes: list[Outcome]) -> dict:
+    """The outcomes in Gradescope's autograder ``results.json`` schema."""
+    return {
+        "score": sum(o.score for o in outcomes),
+        "max_score": sum(o.max_score for o in outcomes),
+        "tests": [
+            {
+                "name": o.name,
+                "score": o.score,
+                "max_score": o.max_score,
+                "status": "passed" if o.status == "passed" else "failed",
+                "tags": [o.part],
+                "output": o.output,
+            }
+            for o in outcomes
+        ],
+    }
+
+
+def write_results(path: Path, outcomes: list[Outcome]) -> None:
+    """Write ``results.json`` atomically: a reader sees the old file or the whole new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
+        json.dump(results_json(outcomes), handle, indent=2)
+    os.replace(handle.name, path)

@@ -1,0 +1,40 @@
+"""Hypothesis strategies shared by the graded tests: bounded, NaN-free float tensors."""
+
+import numpy as np
+import torch
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import array_shapes, arrays
+
+FLOAT_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def float_dtypes() -> st.SearchStrategy[torch.dtype]:
+    """float32 or float64."""
+    return st.sampled_from(list(FLOAT_DTYPES.values()))
+
+
+def shapes(min_dims: int = 0, max_dims: int = 3, max_side: int = 5) -> st.SearchStrategy[tuple[int, ...]]:
+    """Tensor shapes of ``min_dims`` to ``max_dims`` dimensions, each of size 1 to ``max_side``."""
+    return array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=1, max_side=max_side)
+
+
+@st.composite
+def float_tensors(
+    draw: st.DrawFn,
+    shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]] | None = None,
+    dtype: torch.dtype | None = None,
+    bound: float = 20.0,
+) -> torch.Tensor:
+    """A float32 or float64 tensor of finite values in [-bound, bound].
+
+    Values are drawn as float32 (so they are exact in both dtypes) and include 0 and the bounds.
+    """
+    if shape is None:
+        shape = shapes()
+    if isinstance(shape, st.SearchStrategy):
+        shape = draw(shape)
+    if dtype is None:
+        dtype = draw(float_dtypes())
+    elements = st.floats(-bound, bound, allow_nan=False, allow_infinity=False, width=32)
+    values = draw(arrays(np.float32, shape, elements=elements))
+    return torch.from_numpy(values).to(dtype)

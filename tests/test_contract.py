@@ -1,0 +1,44 @@
+"""The reference notebooks define the graded API, in nbgrader solution cells, with its parameters."""
+
+import ast
+import inspect
+
+import nbformat
+import pytest
+
+from autograder.contract import GRADED_NAMES, NOTEBOOK_OF, REFERENCE_DIR
+from autograder.notebook import Submission
+
+
+@pytest.fixture(scope="module")
+def reference() -> Submission:
+    """The reference notebooks, loaded as the grader loads them."""
+    return Submission(REFERENCE_DIR, label="contract_reference")
+
+
+def defining_cells(notebook: str) -> dict[str, dict]:
+    """Each top-level def or class name of ``notebook`` -> the nbgrader metadata of its cell."""
+    cells = {}
+    for cell in nbformat.read(REFERENCE_DIR / notebook, as_version=4).cells:
+        if cell.cell_type == "code":
+            for statement in ast.parse(cell.source).body:
+                if isinstance(statement, (ast.FunctionDef, ast.ClassDef)):
+                    cells[statement.name] = cell.metadata.get("nbgrader", {})
+    return cells
+
+
+@pytest.mark.parametrize("name", sorted(NOTEBOOK_OF))
+def test_graded_name_has_the_contracts_parameters(reference, name):
+    """The reference defines the graded name with exactly the parameters the contract lists."""
+    value = getattr(reference, name)
+    signature = inspect.signature(value.__init__ if inspect.isclass(value) else value)
+    parameters = tuple(p for p in signature.parameters if p != "self")
+    assert parameters == GRADED_NAMES[NOTEBOOK_OF[name]][name]
+
+
+@pytest.mark.parametrize("name", sorted(NOTEBOOK_OF))
+def test_graded_name_is_defined_in_a_solution_cell(name):
+    """Each graded name is defined in a cell nbgrader treats as a solution cell."""
+    metadata = defining_cells(NOTEBOOK_OF[name]).get(name)
+    assert metadata is not None, f"{name} is not defined in {NOTEBOOK_OF[name]}"
+    assert metadata.get("solution") is True, f"{name}'s cell is not an nbgrader solution cell"

@@ -1,0 +1,65 @@
+"""Whole grading runs of the reference and of the untouched stubs, through ``pytest autograder/``."""
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def printed_total(stdout: str) -> tuple[float, float]:
+    """The ``Total  x / y`` line of the score table."""
+    match = re.search(r"^Total\s+([\d.]+) / ([\d.]+)$", stdout, re.MULTILINE)
+    assert match, f"no score table in the output:\n{stdout[-3000:]}"
+    return float(match.group(1)), float(match.group(2))
+
+
+def test_reference_gets_full_marks(reference_run):
+    """Every graded test passes on the reference notebooks."""
+    failed = [t for t in reference_run.results["tests"] if t["score"] != t["max_score"]]
+    assert not failed, failed
+    assert reference_run.results["score"] == reference_run.results["max_score"] > 0
+    assert reference_run.returncode == 0, reference_run.stdout[-3000:]
+
+
+def test_results_file_holds_the_printed_total(reference_run):
+    """The score table's total and results.json's score and max_score agree."""
+    assert printed_total(reference_run.stdout) == (
+        reference_run.results["score"], reference_run.results["max_score"],
+    )
+
+
+def test_results_file_follows_the_gradescope_schema(reference_run):
+    """results.json has score, max_score and tests with name, score, max_score and output."""
+    results = reference_run.results
+    assert {"score", "max_score", "tests"} <= set(results)
+    for test in results["tests"]:
+        assert {"name", "score", "max_score", "output"} <= set(test)
+    assert sum(t["max_score"] for t in results["tests"]) == results["max_score"]
+
+
+def test_stubs_get_zero(stub_run):
+    """The untouched student notebooks score 0 of the full maximum."""
+    assert stub_run.results["score"] == 0
+    assert printed_total(stub_run.stdout) == (0, stub_run.results["max_score"])
+
+
+def test_stub_failures_say_not_implemented(stub_run):
+    """Every graded test fails on the stubs with a one-line 'not implemented yet' message."""
+    outputs = [t["output"] for t in stub_run.results["tests"]]
+    unclear = [o for o in outputs if "is not implemented yet" not in o or "\n" in o]
+    assert not unclear, unclear
+
+
+def test_stub_run_shows_no_grader_traceback(stub_run):
+    """Grading the stubs prints no traceback and no internal error of the grader."""
+    assert "Traceback" not in stub_run.stdout
+    assert "Internal error" not in stub_run.stdout
+
+
+def test_reference_comparisons_are_skipped_without_solutions(stub_run_without_reference):
+    """Without solutions/, checks that need the reference say they were not checked."""
+    outputs = [t["output"] for t in stub_run_without_reference.results["tests"]]
+    skipped = [o for o in outputs if o.startswith("Not checked: the reference solutions")]
+    assert skipped, outputs
+    assert "not checked here" in stub_run_without_reference.stdout

@@ -1,0 +1,91 @@
+"""The loader runs a notebook's definitions, never its experiments, and reports what it could not load."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from autograder.notebook import Submission, SubmissionError, load_notebook
+
+
+def write_notebook(path: Path, *sources: str) -> Path:
+    """A notebook at ``path`` whose code cells hold ``sources``, after a markdown cell."""
+    cells = [new_markdown_cell("# A notebook")] + [new_code_cell(source) for source in sources]
+    nbformat.write(new_notebook(cells=cells), path)
+    return path
+
+
+@pytest.fixture
+def notebook_path(tmp_path: Path) -> Path:
+    """Where a test writes its notebook."""
+    return tmp_path / "03_activations.ipynb"
+
+
+def test_exploratory_statements_do_not_run(notebook_path):
+    """Only definitions run: a top-level call that would fail is never executed."""
+    write_notebook(notebook_path, "def relu(z):\n    return z\n", "raise SystemExit('ran')\nrelu(1)")
+    loaded = load_notebook(notebook_path, "loader_test_exploratory")
+    assert loaded.namespace["relu"](3) == 3
+    assert loaded.problems == []
+
+
+def test_literal_constants_load_and_computed_values_do_not(notebook_path):
+    """``NAME = <literal>`` is a definition; ``NAME = <call>`` is an experiment."""
+    write_notebook(notebook_path, "HIDDEN = 16\nSIZES: tuple = (4, 16, 3)\nresult = len('abc')")
+    namespace = load_notebook(notebook_path, "loader_test_constants").namespace
+    assert namespace["HIDDEN"] == 16 and namespace["SIZES"] == (4, 16, 3)
+    assert "result" not in namespace
+
+
+def test_a_syntax_error_costs_only_its_cell(notebook_path):
+    """A cell that does not parse is reported; the other cells still load."""
+    write_notebook(notebook_path, "def sigmoid(z:\n    return z", "def relu(z):\n    return z")
+    loaded = load_notebook(notebook_path, "loader_test_syntax")
+    assert "relu" in loaded.namespace and "sigmoid" not in loaded.namespace
+    assert len(loaded.problems) == 1 and "cell 2 has a syntax error on line 1" in loaded.problems[0]
+
+
+def test_a_failing_definition_is_reported_and_the_rest_loads(notebook_path):
+    """An import that fails is reported with its cell and line; later definitions load."""
+    write_notebook(notebook_path, "import no_such_module_here\ndef relu(z):\n    return z")
+    loaded = load_notebook(notebook_path, "loader_test_failing")
+    assert "relu" in loaded.namespace
+    assert loaded.problems == [
+        "03_activations.ipynb, cell 2, line 1 raised ModuleNotFoundError: No module named 'no_such_module_here'"
+    ]
+
+
+def test_ipython_magics_are_skipped(notebook_path):
+    """Cells with %magics and !shell lines parse, and the magics do not run."""
+    write_notebook(notebook_path, "%matplotlib inline\n!echo hi\ndef relu(z):\n    return z")
+    loaded = load_notebook(notebook_path, "loader_test_magics")
+    assert "relu" in loaded.namespace and loaded.problems == []
+
+
+def test_an_unreadable_notebook_is_reported(notebook_path):
+    """A file that is not notebook JSON gives a problem, not an exception."""
+    notebook_path.write_text("{ this is not json")
+    loaded = load_notebook(notebook_path, "loader_test_unreadable")
+    assert loaded.problems and "could not be read as a notebook" in loaded.problems[0]
+
+
+def test_a_missing_notebook_is_named(tmp_path):
+    """Asking for a name from a notebook that is absent raises SubmissionError naming the notebook."""
+    with pytest.raises(SubmissionError, match="03_activations.ipynb is missing"):
+        Submission(tmp_path, label="loader_test_missing_notebook").softmax
+
+
+def test_a_missing_name_is_named_with_the_load_problems(notebook_path):
+    """Asking for a name the notebook lacks raises SubmissionError with the problems met."""
+    write_notebook(notebook_path, "def softmax(z, dim=-1:\n    return z")
+    submission = Submission(notebook_path.parent, label="loader_test_missing_name")
+    with pytest.raises(SubmissionError, match=r"`softmax` is not defined(.|\n)*syntax error"):
+        submission.softmax
+
+
+def test_names_outside_the_graded_api_are_not_offered(notebook_path):
+    """Only the graded names are reachable through a Submission."""
+    write_notebook(notebook_path, "def helper():\n    return 1")
+    with pytest.raises(AttributeError):
+        Submission(notebook_path.parent, label="loader_test_helper").helper

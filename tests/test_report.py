@@ -1,0 +1,30 @@
+"""The score table and results.json add up the outcomes of the graded tests."""
+
+import json
+
+from autograder.report import Outcome, score_table, write_results
+
+OUTCOMES = [
+    Outcome(name="a", part="Part 1", max_score=2, score=2, status="passed"),
+    Outcome(name="b", part="Part 1", max_score=1, score=0, status="failed", output="wrong"),
+    Outcome(name="c", part="Part 2", max_score=0.5, score=0, status="skipped", output="Not checked: x"),
+]
+
+
+def test_score_table_sums_each_part_and_the_total():
+    """The table has one line per part, in order, and a total line."""
+    assert score_table(OUTCOMES).splitlines() == [
+        "Part 1      2 / 3",
+        "Part 2      0 / 0.5   (0.5 not checked here)",
+        "Total       2 / 3.5",
+    ]
+
+
+def test_write_results_writes_gradescope_json(tmp_path):
+    """results.json holds the total, the maximum and one entry per test, and no temporary file is left."""
+    path = tmp_path / "out" / "results.json"
+    write_results(path, OUTCOMES)
+    results = json.loads(path.read_text())
+    assert (results["score"], results["max_score"]) == (2, 3.5)
+    assert [t["status"] for t in results["tests"]] == ["passed", "failed", "failed"]
+    assert [p.name for p in path.parent.iterdir()] == ["results.json"]
