@@ -7,7 +7,7 @@ import torch
 from hypothesis import HealthCheck, Phase, settings
 
 from autograder.contract import REFERENCE_DIR, RELEASE_DIR
-from autograder.feedback import describe
+from autograder.feedback import describe, unimplemented_stub
 from autograder.notebook import Submission
 from autograder.report import Outcome, score_table, write_results
 
@@ -26,6 +26,8 @@ settings.register_profile(
 settings.load_profile("grading")
 
 OUTCOMES = pytest.StashKey[dict[str, Outcome]]()
+# Each untouched stub (e.g. "Model.forward") -> where it is and how many checks it failed.
+STUBS = pytest.StashKey[dict[str, list]]()
 STUDENT = pytest.StashKey[Submission]()
 INTERNAL_ERROR = "Internal error in the grader, not in your code; please tell your instructor:\n"
 
@@ -50,6 +52,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[OUTCOMES] = {}
+    config.stash[STUBS] = {}
     config.stash[STUDENT] = Submission(config.getoption("submission"), label="student")
 
 
@@ -126,7 +129,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
         outcome.status, outcome.score = "skipped", 0.0
         outcome.output = f"Not checked: {report.longrepr[2].removeprefix('Skipped: ')}"
     elif report.failed:
-        message = describe(call.excinfo.value, item.config.stash[STUDENT].cell_filenames)
+        cell_filenames = item.config.stash[STUDENT].cell_filenames
+        stub = unimplemented_stub(call.excinfo.value, cell_filenames)
+        if stub is not None:
+            item.config.stash[STUBS].setdefault(stub.name, [stub.filename, 0])[1] += 1
+        message = describe(call.excinfo.value, cell_filenames)
         if message is None:
             message = INTERNAL_ERROR + str(report.longrepr)
         report.longrepr = message
@@ -140,6 +147,12 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     outcomes = list(config.stash[OUTCOMES].values())
     if not outcomes:
         return
+    stubs = config.stash[STUBS]
+    if stubs:
+        terminalreporter.write_sep("=", "not implemented yet")
+        for name, (filename, failed) in stubs.items():
+            plural = "s" if failed != 1 else ""
+            terminalreporter.write_line(f"{name:<24} {filename}  ({failed} failed check{plural})")
     terminalreporter.write_sep("=", f"score for {config.getoption('submission')}")
     terminalreporter.write_line(score_table(outcomes))
 

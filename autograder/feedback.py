@@ -33,6 +33,14 @@ def student_frames(tb: TracebackType | None, cell_filenames: set[str]) -> list[t
     return summaries
 
 
+def unimplemented_stub(error: BaseException, cell_filenames: set[str]) -> traceback.FrameSummary | None:
+    """The student's frame that raised ``error``, when it is an untouched ``raise NotImplementedError()``."""
+    frames = student_frames(error.__traceback__, cell_filenames)
+    if isinstance(error, NotImplementedError) and frames and frames[-1].line.startswith("raise NotImplementedError"):
+        return frames[-1]
+    return None
+
+
 def describe(error: BaseException, cell_filenames: set[str]) -> str | None:
     """A student-facing description of ``error``, or None when it is the grader's own fault."""
     if isinstance(error, BaseExceptionGroup):
@@ -42,14 +50,14 @@ def describe(error: BaseException, cell_filenames: set[str]) -> str | None:
         return f"{len(parts)} different failures:\n\n" + "\n\n".join(parts)
     if isinstance(error, SubmissionError):
         return str(error)
+    stub = unimplemented_stub(error, cell_filenames)
+    if stub is not None:
+        return (
+            f"`{stub.name}` is not implemented yet: replace `raise NotImplementedError()` "
+            f"in {stub.filename} with your code."
+        )
     frames = student_frames(error.__traceback__, cell_filenames)
     if frames:
-        innermost = frames[-1]
-        if isinstance(error, NotImplementedError) and innermost.line.startswith("raise NotImplementedError"):
-            return (
-                f"`{innermost.name}` is not implemented yet: replace `raise NotImplementedError()` "
-                f"in {innermost.filename} with your code."
-            )
         where = "".join(traceback.format_list(frames))
         message = f"{type(error).__name__}: {error}"
         return f"{STUDENT_CODE_RAISED} {message}\nWhere, in your notebook:\n{where}{notes(error)}".rstrip()

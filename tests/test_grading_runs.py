@@ -51,6 +51,14 @@ def test_stub_failures_say_not_implemented(stub_run):
     assert not unclear, unclear
 
 
+def test_stub_run_lists_each_stub_once(stub_run):
+    """The 'not implemented yet' section names each stub once, with its notebook and cell."""
+    section = stub_run.stdout.split(" not implemented yet ")[1].split(" score for ")[0]
+    names = [line.split()[0] for line in section.splitlines()[1:] if line.strip() and not line.startswith("=")]
+    assert len(names) == len(set(names))
+    assert {"model", "sgd_step", "Model.__init__", "softmax", "relu"} <= set(names), section
+
+
 def test_stub_run_shows_no_grader_traceback(stub_run):
     """Grading the stubs prints no traceback and no internal error of the grader."""
     assert "Traceback" not in stub_run.stdout
