@@ -1,9 +1,8 @@
 """Assertions shared by the graded tests, with messages written for students."""
 
-from collections.abc import Callable
-
 import torch
-from torch.overrides import TorchFunctionMode, resolve_name
+
+from autograder.data import mlp_parameter_shapes
 
 
 def expect_tensor(value: object, what: str) -> torch.Tensor:
@@ -23,36 +22,20 @@ def expect_float_list(value: object, length: int, what: str) -> list[float]:
     return [float(v) for v in value]
 
 
+def expect_mlp_state(built: dict, sizes: dict[str, int]) -> dict[str, torch.Tensor]:
+    """Fail unless ``built`` (a probe's ``type`` and ``state``) is a module with exactly ``Model``'s layers."""
+    assert built["state"] is not None, f"Model(...) should build an nn.Module, not a {built['type']}."
+    expected = mlp_parameter_shapes(**sizes)
+    actual = {name: tuple(tensor.shape) for name, tensor in built["state"].items()}
+    assert actual == expected, (
+        f"Model{tuple(sizes.values())} should have exactly the parameters {expected} "
+        f"(layer1 and layer2 as nn.Linear), but has {actual}."
+    )
+    return built["state"]
+
+
 def assert_close(actual: torch.Tensor, expected: torch.Tensor, what: str, **tolerances: float) -> None:
     """``torch.testing.assert_close`` with ``what`` (the property) above its report of the differences."""
     torch.testing.assert_close(
         actual, expected, msg=lambda report: f"{what}\n{report}", **tolerances
     )
-
-
-# PyTorch's own activation functions, by the last part of their qualified names.
-BUILTIN_ACTIVATIONS = frozenset({
-    "sigmoid", "sigmoid_", "expit", "logsigmoid",
-    "tanh", "tanh_",
-    "softmax", "_softmax", "log_softmax", "softmin",
-    "relu", "relu_", "relu6", "threshold", "threshold_", "hardtanh", "hardtanh_",
-})
-
-
-class TorchCallRecorder(TorchFunctionMode):
-    """Records the qualified name of every torch function and Tensor method called while active."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.names: set[str] = set()
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        self.names.add(resolve_name(func) or getattr(func, "__name__", repr(func)))
-        return func(*args, **(kwargs or {}))
-
-
-def builtin_activations_called(function: Callable[..., object], *args: object) -> set[str]:
-    """The built-in activation functions that ``function(*args)`` calls, by qualified name."""
-    with TorchCallRecorder() as recorder:
-        function(*args)
-    return {name for name in recorder.names if name.rsplit(".", 1)[-1] in BUILTIN_ACTIVATIONS}

@@ -6,9 +6,9 @@ import pytest
 import torch
 from hypothesis import HealthCheck, Phase, settings
 
-from autograder.contract import REFERENCE_DIR, RELEASE_DIR
-from autograder.feedback import describe, unimplemented_stub
-from autograder.notebook import Submission
+from autograder.contract import REFERENCE_DIR, RELEASE_DIR, REPO_ROOT
+from autograder.feedback import describe
+from autograder.isolation import Limits, RemoteSubmission, Sandbox, StudentCodeFailed, Worker, find_sandbox, no_sandbox
 from autograder.report import Outcome, score_table, write_results
 
 # Derandomized so that a submission gets the same score on every run.
@@ -28,7 +28,8 @@ settings.load_profile("grading")
 OUTCOMES = pytest.StashKey[dict[str, Outcome]]()
 # Each untouched stub (e.g. "Model.forward") -> where it is and how many checks it failed.
 STUBS = pytest.StashKey[dict[str, list]]()
-STUDENT = pytest.StashKey[Submission]()
+SANDBOX = pytest.StashKey[Sandbox]()
+WORKERS = pytest.StashKey[list[Worker]]()
 INTERNAL_ERROR = "Internal error in the grader, not in your code; please tell your instructor:\n"
 
 
@@ -48,30 +49,69 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--device", choices=("auto", "cpu", "cuda"), default="auto",
         help="where to train the MLP: auto is the GPU when one is present, else the CPU",
     )
+    defaults = Limits()
+    group.addoption("--call-timeout", type=float, default=defaults.call_seconds,
+                    help="seconds one call of a student's function may take (default: %(default)s)")
+    group.addoption("--training-timeout", type=float, default=defaults.training_seconds,
+                    help="seconds one training run of student code may take (default: %(default)s)")
+    group.addoption("--submission-timeout", type=float, default=defaults.submission_seconds,
+                    help="seconds all of one submission's code may take together (default: %(default)s)")
+    group.addoption("--memory-limit", type=int, default=defaults.memory_mb,
+                    help="megabytes of heap the process running student code may use; 0 for no cap "
+                    "(default: %(default)s)")
+    group.addoption("--sandbox", choices=("auto", "off"), default="auto",
+                    help="confine student code with Linux namespaces where possible (default: auto)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[OUTCOMES] = {}
     config.stash[STUBS] = {}
-    config.stash[STUDENT] = Submission(config.getoption("submission"), label="student")
+    config.stash[WORKERS] = []
+    # The reference solutions, and the git history that holds them too.
+    hidden = [config.getoption("reference"), REPO_ROOT / "solutions", REPO_ROOT / ".git"]
+    if config.getoption("sandbox") == "off":
+        config.stash[SANDBOX] = no_sandbox("turned off with --sandbox off")
+    else:
+        config.stash[SANDBOX] = find_sandbox([path.resolve() for path in hidden])
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"autograder: student code runs in a worker process, {config.stash[SANDBOX].description}"
+
+
+def limits(config: pytest.Config) -> Limits:
+    """The limits set on the command line."""
+    return Limits(
+        call_seconds=config.getoption("call_timeout"),
+        training_seconds=config.getoption("training_timeout"),
+        submission_seconds=config.getoption("submission_timeout"),
+        memory_mb=config.getoption("memory_limit") or None,
+    )
+
+
+def start_worker(config: pytest.Config, directory: Path, label: str, sandbox: Sandbox) -> RemoteSubmission:
+    """A submission behind its own worker process, stopped when grading ends."""
+    worker = Worker(directory, label, limits(config), sandbox)
+    config.stash[WORKERS].append(worker)
+    return RemoteSubmission(worker)
 
 
 @pytest.fixture(scope="session")
-def student(pytestconfig: pytest.Config) -> Submission:
-    """The submission being graded: ``student.softmax`` is the student's ``softmax``."""
-    return pytestconfig.stash[STUDENT]
+def student(pytestconfig: pytest.Config) -> RemoteSubmission:
+    """The submission being graded, in a sandboxed worker: ``student.softmax(z)`` calls the student's ``softmax``."""
+    return start_worker(pytestconfig, pytestconfig.getoption("submission"), "student", pytestconfig.stash[SANDBOX])
 
 
 @pytest.fixture(scope="session")
-def reference(pytestconfig: pytest.Config) -> Submission:
-    """The reference solutions, for checks that compare against them; skips where they are absent."""
+def reference(pytestconfig: pytest.Config) -> RemoteSubmission:
+    """The reference solutions, in a worker of their own; skips where they are absent."""
     directory = pytestconfig.getoption("reference")
     if not directory.is_dir():
         pytest.skip(
             f"the reference solutions ({directory}) are not here; "
             "this comparison runs when your instructor grades"
         )
-    return Submission(directory, label="reference")
+    return start_worker(pytestconfig, directory, "reference", no_sandbox("the reference is trusted"))
 
 
 @pytest.fixture(scope="session")
@@ -129,11 +169,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
         outcome.status, outcome.score = "skipped", 0.0
         outcome.output = f"Not checked: {report.longrepr[2].removeprefix('Skipped: ')}"
     elif report.failed:
-        cell_filenames = item.config.stash[STUDENT].cell_filenames
-        stub = unimplemented_stub(call.excinfo.value, cell_filenames)
-        if stub is not None:
-            item.config.stash[STUBS].setdefault(stub.name, [stub.filename, 0])[1] += 1
-        message = describe(call.excinfo.value, cell_filenames)
+        error = call.excinfo.value
+        if isinstance(error, StudentCodeFailed) and error.stub is not None:
+            name, filename = error.stub
+            item.config.stash[STUBS].setdefault(name, [filename, 0])[1] += 1
+        message = describe(error, cell_filenames=set())
         if message is None:
             message = INTERNAL_ERROR + str(report.longrepr)
         report.longrepr = message
@@ -158,6 +198,9 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Workers go first, so nothing of the student's is running when the results are written.
+    for worker in session.config.stash[WORKERS]:
+        worker.stop()
     path = session.config.getoption("results")
     if path is not None:
         write_results(path, list(session.config.stash[OUTCOMES].values()))

@@ -1,11 +1,13 @@
 """The grader's own copies of the lecture's data, and computations whose results it must trust."""
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from sklearn.datasets import load_iris
 from sklearn.model_selection import train_test_split
+from torch import nn
 from torch.utils.data import TensorDataset
 
 IRIS_SIZES = {"input_size": 4, "hidden_size": 16, "output_size": 3}
@@ -55,6 +57,16 @@ def mlp_parameter_shapes(input_size: int, hidden_size: int, output_size: int) ->
         "layer2.weight": (output_size, hidden_size),
         "layer2.bias": (output_size,),
     }
+
+
+def lecture_mlp(input_size: int, hidden_size: int, output_size: int) -> nn.Sequential:
+    """The lecture's architecture from PyTorch's own layers, with the state-dict keys of ``Model``."""
+    return nn.Sequential(OrderedDict(
+        layer1=nn.Linear(input_size, hidden_size),
+        sigmoid=nn.Sigmoid(),
+        layer2=nn.Linear(hidden_size, output_size),
+        softmax=nn.Softmax(dim=1),
+    ))
 
 
 def mlp_probabilities(state_dict: dict[str, torch.Tensor], X: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,7 @@ from types import TracebackType
 
 import pytest
 
+from autograder.isolation import StudentCodeFailed
 from autograder.notebook import SubmissionError
 
 STUDENT_CODE_RAISED = "Your code raised"
@@ -50,6 +51,8 @@ def describe(error: BaseException, cell_filenames: set[str]) -> str | None:
         return f"{len(parts)} different failures:\n\n" + "\n\n".join(parts)
     if isinstance(error, SubmissionError):
         return str(error)
+    if isinstance(error, StudentCodeFailed):
+        return f"{error}{notes(error) if error.stub is None else ''}"
     stub = unimplemented_stub(error, cell_filenames)
     if stub is not None:
         return (

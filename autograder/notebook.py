@@ -121,7 +121,7 @@ class Submission:
             path = self.directory / notebook_name
             if not path.is_file():
                 raise SubmissionError(
-                    f"{notebook_name} is missing from {self.directory}; "
+                    f"{notebook_name} is missing from your submission; "
                     f"the functions it should define ({', '.join(GRADED_NAMES[notebook_name])}) "
                     "cannot be graded."
                 )

@@ -8,8 +8,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograder import strategies
-from autograder.checks import assert_close, builtin_activations_called, expect_tensor
+from autograder import probes, strategies
+from autograder.checks import assert_close, expect_tensor
 
 pytestmark = pytest.mark.part("Part 3: activation functions")
 
@@ -111,11 +111,9 @@ def test_relu_equals_max_of_zero_and_z(student, z):
 @given(z=strategies.float_tensors(shape=strategies.shapes(min_dims=1)).filter(lambda t: bool((t != 0).all())))
 def test_relu_gradient_is_one_for_positive_and_zero_for_negative_inputs(student, z):
     """The autograd gradient of relu(z).sum() is 1 where z > 0 and 0 where z < 0."""
-    z = z.clone().requires_grad_()
-    out = expect_tensor(student.relu(z), "relu")
-    assert out.requires_grad, "relu's output should be differentiable: build it from tensor operations on z."
-    out.sum().backward()
-    assert_close(z.grad, (z > 0).to(z.dtype), "relu's gradient should be 1 where z > 0 and 0 where z < 0.")
+    result = student.run(probes.activation_with_gradient, name="relu", z=z)
+    assert result["differentiable"], "relu's output should be differentiable: build it from tensor operations on z."
+    assert_close(result["grad"], (z > 0).to(z.dtype), "relu's gradient should be 1 where z > 0 and 0 where z < 0.")
 
 
 @pytest.mark.points(0.5)
@@ -123,20 +121,20 @@ def test_relu_gradient_is_one_for_positive_and_zero_for_negative_inputs(student,
 @pytest.mark.parametrize("dtype", strategies.FLOAT_DTYPES.values(), ids=strategies.FLOAT_DTYPES.keys())
 def test_activation_is_finite_for_large_inputs(student, name, dtype):
     """The activation and its gradient stay finite for inputs as large as 1e4 in magnitude."""
-    z = torch.tensor(LARGE_INPUTS, dtype=dtype, requires_grad=True)
-    out = expect_tensor(getattr(student, name)(z), name)
+    result = student.run(probes.activation_with_gradient, name=name, z=torch.tensor(LARGE_INPUTS, dtype=dtype))
+    out = expect_tensor(result["output"], name)
     assert torch.isfinite(out).all(), f"{name} of {LARGE_INPUTS} gives {out.tolist()}: no inf or nan allowed."
-    assert out.requires_grad, f"{name}'s output should be differentiable: build it from tensor operations on z."
-    out.sum().backward()
-    assert torch.isfinite(z.grad).all(), f"{name}'s gradient at {LARGE_INPUTS} is {z.grad.tolist()}: no inf or nan allowed."
+    assert result["differentiable"], f"{name}'s output should be differentiable: build it from tensor operations on z."
+    grad = result["grad"]
+    assert torch.isfinite(grad).all(), f"{name}'s gradient at {LARGE_INPUTS} is {grad.tolist()}: no inf or nan allowed."
 
 
 @pytest.mark.points(1)
 @pytest.mark.parametrize("name", ACTIVATIONS)
 def test_activation_is_written_from_scratch(student, name):
     """The activation does not call PyTorch's own sigmoid, tanh, softmax or ReLU."""
-    called = builtin_activations_called(getattr(student, name), torch.linspace(-3, 3, 7))
+    called = student.run(probes.builtin_activations_called, name=name, z=torch.linspace(-3, 3, 7))
     assert not called, (
-        f"{name} calls {', '.join(sorted(called))}: this part asks you to write it from "
+        f"{name} calls {', '.join(called)}: this part asks you to write it from "
         "elementary operations (torch.exp, torch.where, arithmetic, ...). It earns no points as is."
     )

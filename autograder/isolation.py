@@ -1,0 +1,226 @@
+"""Student code behind a process boundary: a worker per submission, its limits, its sandbox.
+
+The grader never runs student code and never unpickles anything a worker sends. It
+talks to the worker over an execnet channel, whose serializer carries only plain data,
+and turns every way the worker can fail (an exception, a time-out, a crash, an exit) into
+``StudentCodeFailed`` with a message for the student; the next request starts a new worker.
+"""
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import execnet
+
+from autograder.codec import decode, encode
+from autograder.contract import GRADED_NAMES, NOTEBOOK_OF
+
+SANDBOX_SCRIPT = Path(__file__).with_name("sandbox.sh")
+PACKAGE_PARENT = Path(__file__).resolve().parent.parent  # so that a worker imports this very package
+STARTUP_SECONDS = 120.0
+MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much time and memory student code may use."""
+
+    call_seconds: float = 30.0  # one call of a graded function or one short scenario
+    training_seconds: float = 300.0  # one scenario that trains a model
+    submission_seconds: float = 900.0  # all of one submission's calls together
+    memory_mb: int | None = 2048  # the worker's heap, where the OS can cap it
+    max_restarts: int = 20  # workers started for one submission before giving up
+
+
+class StudentCodeFailed(Exception):
+    """Student code raised, hung, crashed or exceeded a limit; the message is for the student.
+
+    ``stub`` is ``(qualified name, cell)`` when the cause is an untouched ``raise NotImplementedError()``.
+    """
+
+    def __init__(self, message: str, stub: tuple[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.stub = stub
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """How workers are confined here: Linux namespaces hiding ``hidden`` paths, or none, and why."""
+
+    active: bool
+    description: str
+    hidden: tuple[str, ...] = ()
+
+    def prefix(self, workdir: str) -> list[str]:
+        """The command that runs a worker confined, with ``workdir`` its only writable place."""
+        return sandbox_prefix(workdir, self.hidden) if self.active else []
+
+
+def sandbox_prefix(workdir: str, hidden: tuple[str, ...]) -> list[str]:
+    """``unshare`` into new mount, network and PID namespaces, then ``sandbox.sh``."""
+    flags = ["--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
+    if os.geteuid() != 0:
+        flags = ["--user", "--map-root-user", *flags]  # unprivileged user namespaces
+    return ["unshare", *flags, "--", "sh", str(SANDBOX_SCRIPT), workdir, *hidden, "--"]
+
+
+def no_sandbox(reason: str) -> Sandbox:
+    """Workers run as plain processes; ``reason`` says why."""
+    return Sandbox(False, f"no sandbox: {reason}")
+
+
+def find_sandbox(hidden: list[Path]) -> Sandbox:
+    """The strongest confinement this machine allows, tried for real once."""
+    if not sys.platform.startswith("linux"):
+        return no_sandbox(f"it needs Linux, and this is {sys.platform}")
+    missing = [tool for tool in ("unshare", "setpriv") if shutil.which(tool) is None]
+    if missing:
+        return no_sandbox(f"{' and '.join(missing)} not found (util-linux)")
+    sandbox = Sandbox(True, "sandboxed in its own mount, network and PID namespaces, read-only files, no capabilities",
+                      tuple(str(path.resolve()) for path in hidden))
+    workdir = tempfile.mkdtemp(prefix="autograder-sandbox-test-")
+    try:
+        trial = subprocess.run([*sandbox.prefix(workdir), sys.executable, "-c", "pass"],
+                               capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return no_sandbox(f"trying it failed ({error})")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if trial.returncode != 0:
+        reason = (trial.stderr.strip().splitlines() or [f"exit code {trial.returncode}"])[-1]
+        return no_sandbox(f"Linux namespaces are not available here ({reason})")
+    return sandbox
+
+
+def read_notebooks(directory: Path) -> dict[str, bytes]:
+    """The assignment's notebooks found in ``directory``, as bytes, for the worker to load."""
+    notebooks = {}
+    for name in GRADED_NAMES:
+        path = directory / name
+        if path.is_file() and path.stat().st_size <= MAX_NOTEBOOK_BYTES:
+            notebooks[name] = path.read_bytes()
+    return notebooks
+
+
+class Worker:
+    """One process that loads a submission's notebooks and runs requests against them."""
+
+    def __init__(self, directory: Path, label: str, limits: Limits, sandbox: Sandbox) -> None:
+        self.directory = Path(directory)
+        self.label = label
+        self.limits = limits
+        self.sandbox = sandbox
+        self.used_seconds = 0.0
+        self.starts = 0
+        self._group: execnet.Group | None = None
+        self._channel = None
+        self._pid: int | None = None
+        self._workdir: str | None = None
+
+    def _start(self) -> None:
+        if self.starts >= self.limits.max_restarts:
+            raise StudentCodeFailed(
+                f"The process running your code was restarted {self.starts} times; "
+                "the remaining checks were not run."
+            )
+        self.starts += 1
+        # In the sandbox a private, empty tmpfs covers this folder.
+        self._workdir = workdir = tempfile.mkdtemp(prefix=f"autograder-{self.label}-")
+        python = shlex.join([*self.sandbox.prefix(workdir), sys.executable])
+        self._group = execnet.Group()
+        gateway = self._group.makegateway(f"popen//python={python}")
+        self._channel = gateway.remote_exec(
+            f"import sys; sys.path.insert(0, {str(PACKAGE_PARENT)!r}); "
+            "from autograder.worker import serve; serve(channel)"
+        )
+        self._channel.send({
+            "notebooks": read_notebooks(self.directory),
+            "label": self.label,
+            "workdir": workdir,
+            "memory_mb": self.limits.memory_mb,
+        })
+        status, self._pid = self._channel.receive(timeout=STARTUP_SECONDS)
+        if status != "ready" or type(self._pid) is not int:
+            raise RuntimeError(f"the worker did not start: {status!r}")
+
+    def stop(self) -> None:
+        """End the worker and every process it started."""
+        if self._group is not None:
+            if not self.sandbox.active and self._pid is not None and hasattr(os, "killpg"):
+                try:
+                    os.killpg(self._pid, 9)  # the worker made itself a session and group leader
+                except OSError:
+                    pass
+            self._group.terminate(timeout=1.0)
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+        self._group = self._channel = self._pid = self._workdir = None
+
+    def request(self, message: tuple, what: str, timeout: float) -> object:
+        """Send ``message``; return the decoded reply, or raise ``StudentCodeFailed``."""
+        left = self.limits.submission_seconds - self.used_seconds
+        if left <= 0:
+            raise StudentCodeFailed(
+                f"Your code has used all {self.limits.submission_seconds:g} s that grading allows "
+                "one submission; the remaining checks were not run."
+            )
+        if self._channel is None:
+            self._start()
+        started = time.monotonic()
+        try:
+            self._channel.send(message)
+            status, payload = self._channel.receive(timeout=min(timeout, left))
+        except self._channel.TimeoutError:
+            self.stop()
+            raise StudentCodeFailed(f"{what} did not return within {min(timeout, left):g} s.") from None
+        except Exception:  # the channel broke: the worker exited, crashed or was killed
+            self.stop()
+            raise StudentCodeFailed(
+                f"The process running your code stopped while running {what} "
+                "(it exited, crashed, or ran out of memory)."
+            ) from None
+        finally:
+            self.used_seconds += time.monotonic() - started
+        if status == "ok":
+            return decode(payload)
+        stub = payload.get("stub") if type(payload) is dict else None
+        message = payload.get("message") if type(payload) is dict else None
+        raise StudentCodeFailed(str(message), tuple(stub) if stub else None)
+
+
+class RemoteSubmission:
+    """The grader's handle on a submission running in a worker.
+
+    ``submission.softmax(z, dim)`` calls the student's ``softmax`` on plain data;
+    ``submission.run(probes.x, **data)`` runs one of the grader's scenarios there.
+    """
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    def __repr__(self) -> str:
+        return self.worker.label
+
+    def __getattr__(self, name: str) -> Callable[..., object]:
+        if name.startswith("_") or name not in NOTEBOOK_OF:
+            raise AttributeError(name)
+
+        def call(*args: object, **kwargs: object) -> object:
+            message = ("call", name, encode((list(args), kwargs)))
+            return self.worker.request(message, name, self.worker.limits.call_seconds)
+
+        return call
+
+    def run(self, probe: Callable[..., object], /, **kwargs: object) -> object:
+        """Run ``probe`` (a function of ``autograder.probes``) in the worker with ``kwargs``."""
+        limits = self.worker.limits
+        timeout = limits.training_seconds if getattr(probe, "trains", False) else limits.call_seconds
+        message = ("probe", probe.__name__, encode(kwargs))
+        return self.worker.request(message, probe.exercises.format(**kwargs), timeout)

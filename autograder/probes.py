@@ -1,0 +1,233 @@
+"""Scenarios the grader runs inside the worker, against the student's definitions.
+
+Each probe takes the student's ``Submission`` and plain data, sets up what the graded
+function needs (tensors with gradients, a DataLoader, a model, an optimizer, a file),
+calls the student's code, and returns plain data for the grader to judge. Probes decide
+nothing: every verdict is reached in the grader's process from the data they return.
+"""
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode, resolve_name
+from torch.utils.data import DataLoader, TensorDataset
+
+from autograder.data import IRIS_SIZES, iris_split, lecture_mlp, toy_regression_dataset
+from autograder.notebook import Submission
+
+# PyTorch's own activation functions, by the last part of their qualified names.
+BUILTIN_ACTIVATIONS = frozenset({
+    "sigmoid", "sigmoid_", "expit", "logsigmoid",
+    "tanh", "tanh_",
+    "softmax", "_softmax", "log_softmax", "softmin",
+    "relu", "relu_", "relu6", "threshold", "threshold_", "hardtanh", "hardtanh_",
+})
+
+
+def probe(exercises: str, trains: bool = False) -> Callable[[Callable], Callable]:
+    """Mark a probe with the graded function it exercises (a format string over its
+    arguments, for messages like "softmax did not return") and whether it trains a model."""
+
+    def mark(function: Callable) -> Callable:
+        function.exercises = exercises
+        function.trains = trains
+        return function
+
+    return mark
+
+
+def state_of(model: object) -> dict[str, torch.Tensor] | None:
+    """The parameters of ``model`` by name, or None when it is not an ``nn.Module``."""
+    if not isinstance(model, nn.Module):
+        return None
+    return {name: tensor.detach() for name, tensor in model.state_dict().items()}
+
+
+def outputs(model: object, X: torch.Tensor) -> object:
+    """``model(X)`` without gradients."""
+    with torch.no_grad():
+        return model(X)
+
+
+def scratch_file(name: str) -> Path:
+    """A path in a new empty directory of the worker's own."""
+    return Path(tempfile.mkdtemp(dir=".")) / name
+
+
+@probe("sgd_step")
+def sgd_step_update(
+    submission: Submission, values: list[torch.Tensor], grads: list[torch.Tensor], learning_rate: float
+) -> dict[str, object]:
+    """Leaf parameters with the given values and gradients, after one ``sgd_step``."""
+    params = [value.clone().requires_grad_() for value in values]
+    for param, grad in zip(params, grads):
+        param.grad = grad.clone()
+    pointers = [param.data_ptr() for param in params]
+    submission.sgd_step(params, learning_rate)
+    return {
+        "values": [param.detach() for param in params],
+        "grads": [param.grad for param in params],
+        "same_storage": [param.data_ptr() == pointer for param, pointer in zip(params, pointers)],
+        "leaf_requires_grad": [param.is_leaf and param.requires_grad for param in params],
+    }
+
+
+@probe("train_linear_regression", trains=True)
+def linear_regression_run(
+    submission: Submission, seed: int, batch_size: int, learning_rate: float, num_epochs: int
+) -> dict[str, object]:
+    """The lecture's bare-tensor run: seed, ``weight = randn(1)``, ``bias = zeros(1)``, shuffled toy data."""
+    torch.manual_seed(seed)
+    weight = torch.randn(1).requires_grad_()
+    bias = torch.zeros(1, requires_grad=True)
+    initial = torch.cat([weight.detach(), bias.detach()])
+    train_dl = DataLoader(toy_regression_dataset(), batch_size=batch_size, shuffle=True)
+    history = submission.train_linear_regression(train_dl, weight, bias, learning_rate, num_epochs)
+    return {"history": history, "initial": initial, "final": torch.cat([weight.detach(), bias.detach()])}
+
+
+@probe("train_nn_regression", trains=True)
+def nn_regression_run(
+    submission: Submission, seed: int, replay_epochs: int, batch_size: int, learning_rate: float, num_epochs: int
+) -> dict[str, object]:
+    """The lecture's ``nn.Linear`` + ``optim.SGD`` run, after replaying ``replay_epochs`` of the
+    bare-tensor run's random draws (its ``randn(1)`` and its shuffles) without training."""
+    torch.manual_seed(seed)
+    torch.randn(1)
+    train_dl = DataLoader(toy_regression_dataset(), batch_size=batch_size, shuffle=True)
+    for _ in range(replay_epochs):
+        for _ in train_dl:
+            pass
+    model = nn.Linear(1, 1)
+    initial = state_of(model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
+    history = submission.train_nn_regression(model, nn.MSELoss(), optimizer, train_dl, num_epochs)
+    return {"history": history, "initial": initial, "final": state_of(model)}
+
+
+@probe("Model")
+def model_parameters(submission: Submission, sizes: dict[str, int]) -> dict[str, object]:
+    """What ``Model(**sizes)`` builds: its type and its parameters."""
+    model = submission.Model(**sizes)
+    return {"type": type(model).__name__, "state": state_of(model)}
+
+
+@probe("Model.forward")
+def model_outputs(submission: Submission, X: torch.Tensor) -> dict[str, object]:
+    """A fresh ``Model(4, 16, 3)``: its parameters and its outputs on ``X``."""
+    model = submission.Model(**IRIS_SIZES)
+    return {"type": type(model).__name__, "state": state_of(model), "output": outputs(model, X)}
+
+
+@probe("accuracy")
+def accuracy_of_scores(submission: Submission, scores: torch.Tensor, labels: torch.Tensor) -> object:
+    """``accuracy`` of a model whose outputs are ``scores`` themselves."""
+    return submission.accuracy(nn.Identity(), scores, labels)
+
+
+@probe("train_mlp", trains=True)
+def mlp_training_run(
+    submission: Submission,
+    seed: int,
+    batch_size: int,
+    optimizer: str,
+    learning_rate: float,
+    num_epochs: int,
+    device: str,
+    students_model: bool,
+) -> dict[str, object]:
+    """The lecture's Iris training recipe with ``train_mlp``: seed, DataLoader, model, optimizer, train.
+
+    With ``students_model`` the model is the student's ``Model``; otherwise the grader's own
+    copy of the lecture's architecture, so that only ``train_mlp`` is tested.
+    """
+    torch.manual_seed(seed)
+    split = iris_split()
+    dataset = TensorDataset(split.X_train.to(device), split.y_train.to(device))
+    train_dl = DataLoader(dataset, batch_size=batch_size, shuffle=True)
+    model = (submission.Model(**IRIS_SIZES) if students_model else lecture_mlp(**IRIS_SIZES)).to(device)
+    initial = state_of(model)
+    optimizers = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+    chosen = optimizers[optimizer](model.parameters(), lr=learning_rate)
+    histories = submission.train_mlp(model, train_dl, nn.CrossEntropyLoss(), chosen, num_epochs)
+    return {"histories": histories, "initial": initial, "final": state_of(model)}
+
+
+@probe("save_model")
+def whole_model_round_trip(submission: Submission, X: torch.Tensor) -> dict[str, object]:
+    """A ``Model`` saved with ``save_model`` and loaded with ``load_model``: outputs before and after."""
+    model = submission.Model(**IRIS_SIZES)
+    path = scratch_file("model.pt")
+    submission.save_model(model, str(path))
+    written = path.is_file()
+    loaded = submission.load_model(str(path))
+    return {
+        "written": written,
+        "new_object": loaded is not model,
+        "type": type(loaded).__name__,
+        "before": outputs(model, X),
+        "after": outputs(loaded, X),
+    }
+
+
+@probe("save_parameters")
+def saved_parameters_file(submission: Submission) -> dict[str, object]:
+    """The bytes ``save_parameters`` writes for a fresh ``Model``, and that model's parameters."""
+    model = submission.Model(**IRIS_SIZES)
+    path = scratch_file("parameters.pt")
+    submission.save_parameters(model, str(path))
+    return {"file": path.read_bytes() if path.is_file() else None, "state": state_of(model)}
+
+
+@probe("load_parameters")
+def parameters_round_trip(submission: Submission, X: torch.Tensor) -> dict[str, object]:
+    """A ``Model`` saved with ``save_parameters`` and loaded with ``load_parameters``: outputs before and after."""
+    model = submission.Model(**IRIS_SIZES)
+    path = scratch_file("parameters.pt")
+    submission.save_parameters(model, str(path))
+    loaded = submission.load_parameters(str(path), **IRIS_SIZES)
+    return {"type": type(loaded).__name__, "before": outputs(model, X), "after": outputs(loaded, X)}
+
+
+@probe("load_parameters")
+def load_parameters_from_file(submission: Submission, file: bytes, X: torch.Tensor) -> dict[str, object]:
+    """``load_parameters`` on a file the grader wrote: the loaded model's outputs on ``X``."""
+    path = scratch_file("grader_parameters.pt")
+    path.write_bytes(file)
+    loaded = submission.load_parameters(str(path), **IRIS_SIZES)
+    return {"type": type(loaded).__name__, "output": outputs(loaded, X)}
+
+
+@probe("{name}")
+def activation_with_gradient(submission: Submission, name: str, z: torch.Tensor) -> dict[str, object]:
+    """An activation's output on ``z`` and, where autograd can differentiate it, the gradient of its sum."""
+    z = z.clone().requires_grad_()
+    output = getattr(submission, name)(z)
+    differentiable = isinstance(output, torch.Tensor) and output.requires_grad
+    if differentiable:
+        output.sum().backward()
+    return {"output": output, "differentiable": differentiable, "grad": z.grad}
+
+
+class TorchCallRecorder(TorchFunctionMode):
+    """Records the qualified name of every torch function and Tensor method called while active."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.names.add(resolve_name(func) or getattr(func, "__name__", repr(func)))
+        return func(*args, **(kwargs or {}))
+
+
+@probe("{name}")
+def builtin_activations_called(submission: Submission, name: str, z: torch.Tensor) -> list[str]:
+    """The built-in activation functions that the student's ``name(z)`` calls, by qualified name."""
+    function = getattr(submission, name)
+    with TorchCallRecorder() as recorder:
+        function(z)
+    return sorted(n for n in recorder.names if n.rsplit(".", 1)[-1] in BUILTIN_ACTIVATIONS)

@@ -1,0 +1,86 @@
+"""The worker: the only process that runs student code.
+
+The grader starts it with execnet and sends ``serve(channel)`` to run in it. Requests
+are ``("call", name, (args, kwargs))``, to call a graded function on plain data, and
+``("probe", name, kwargs)``, to run one of the grader's scenarios in ``autograder.probes``
+against the student's definitions. Every reply is plain data (see ``autograder.codec``):
+``("ok", value)`` or ``("error", failure)``, where a failure is a dict with a message
+already written for the student.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+from autograder.feedback import describe, unimplemented_stub
+
+
+def limit_memory(megabytes: int | None) -> None:
+    """Cap the worker's data segment (heap and anonymous memory) where the OS supports it."""
+    if not megabytes:
+        return
+    try:
+        import resource
+    except ImportError:  # Windows
+        return
+    limit = megabytes * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+
+def silence_output() -> None:
+    """Send the student's prints and warnings to /dev/null: the grader reads only the channel."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+
+
+def failure(error: BaseException, cell_filenames: set[str]) -> dict[str, object]:
+    """A failure report for the grader: what went wrong, in the student's terms."""
+    stub = unimplemented_stub(error, cell_filenames)
+    message = describe(error, cell_filenames)
+    if message is None:
+        message = (
+            f"While checking your code the grader met {type(error).__name__}: {error}. "
+            "This usually means a function returned something other than what its docstring says."
+        )
+    return {
+        "message": message,
+        "stub": None if stub is None else [stub.name, stub.filename],
+    }
+
+
+def serve(channel) -> None:
+    """Answer requests on ``channel`` until it closes."""
+    from autograder import probes
+    from autograder.codec import decode, encode
+    from autograder.notebook import Submission
+
+    settings = channel.receive()
+    if hasattr(os, "setsid"):
+        try:
+            os.setsid()  # so that the grader can end every process this worker starts
+        except OSError:
+            pass  # already a session leader, e.g. as the first process of a PID namespace
+    workdir = Path(settings["workdir"])
+    os.chdir(workdir)
+    sys.path[:] = [p for p in sys.path if p not in ("", ".")]
+    notebooks = workdir / "submission"
+    notebooks.mkdir(exist_ok=True)
+    for name, content in settings["notebooks"].items():
+        (notebooks / Path(name).name).write_bytes(content)
+    submission = Submission(notebooks, label=settings["label"])
+    silence_output()
+    limit_memory(settings["memory_mb"])
+    channel.send(("ready", os.getpid()))
+    for kind, name, payload in channel:
+        try:
+            if kind == "call":
+                args, kwargs = decode(payload)
+                value = getattr(submission, name)(*args, **kwargs)
+            else:
+                value = getattr(probes, name)(submission, **decode(payload))
+            reply = ("ok", encode(value))
+        except BaseException as error:  # student code may raise anything, SystemExit included
+            reply = ("error", failure(error, submission.cell_filenames))
+        channel.send(reply)
