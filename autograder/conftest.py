@@ -131,6 +131,13 @@ def seeded() -> None:
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def fresh_worker_state(pytestconfig: pytest.Config) -> None:
+    """A worker's time-out or crash fails the test it happened in, and no other."""
+    for worker in pytestconfig.stash[WORKERS]:
+        worker.test_failure = None
+
+
 def marker_arg(item: pytest.Item, name: str) -> object:
     marker = item.get_closest_marker(name)
     if marker is None or len(marker.args) != 1:

@@ -5,8 +5,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.datasets import load_iris
-from sklearn.model_selection import train_test_split
 from torch import nn
 from torch.utils.data import TensorDataset
 
@@ -36,6 +34,10 @@ class IrisSplit:
 
 def iris_split() -> IrisSplit:
     """Load Iris from scikit-learn and split it as the lecture does (a third held out, seed 1)."""
+    # Imported here: scikit-learn takes most of a second to import, and only this needs it.
+    from sklearn.datasets import load_iris
+    from sklearn.model_selection import train_test_split
+
     iris = load_iris()
     X_train, X_test, y_train, y_test = train_test_split(
         iris["data"], iris["target"], test_size=1 / 3, random_state=1

@@ -9,8 +9,6 @@ Anything else is a fault of the grader and keeps pytest's full report.
 import traceback
 from types import TracebackType
 
-import pytest
-
 from autograder.isolation import StudentCodeFailed
 from autograder.notebook import SubmissionError
 
@@ -66,6 +64,8 @@ def describe(error: BaseException, cell_filenames: set[str]) -> str | None:
         return f"{STUDENT_CODE_RAISED} {message}\nWhere, in your notebook:\n{where}{notes(error)}".rstrip()
     if isinstance(error, AssertionError):
         return f"{error}{notes(error)}"
+    import pytest  # here, not above: the worker uses this module and need not import pytest
+
     if isinstance(error, pytest.fail.Exception):
         return f"{error.msg}{notes(error)}"
     return None

@@ -119,18 +119,31 @@ class Worker:
         self.sandbox = sandbox
         self.used_seconds = 0.0
         self.starts = 0
+        self.unloadable: dict[str, str] = {}
+        # A time-out or crash in the current test; later requests in that test fail the same
+        # way at once, so that hypothesis's shrinking does not restart the worker again and again.
+        self.test_failure: StudentCodeFailed | None = None
         self._group: execnet.Group | None = None
         self._channel = None
         self._pid: int | None = None
         self._workdir: str | None = None
 
     def _start(self) -> None:
-        if self.starts >= self.limits.max_restarts:
-            raise StudentCodeFailed(
-                f"The process running your code was restarted {self.starts} times; "
-                "the remaining checks were not run."
-            )
-        self.starts += 1
+        """Start a worker that has loaded every notebook that can be loaded."""
+        while True:
+            if self.starts >= self.limits.max_restarts:
+                raise StudentCodeFailed(
+                    f"The process running your code was restarted {self.starts} times; "
+                    "the remaining checks were not run."
+                )
+            self.starts += 1
+            loading = self._launch()
+            if loading is None:
+                return
+            self.stop()
+
+    def _launch(self) -> str | None:
+        """Launch a worker; None once it is ready, else the notebook it was loading when it failed."""
         # In the sandbox a private, empty tmpfs covers this folder.
         self._workdir = workdir = tempfile.mkdtemp(prefix=f"autograder-{self.label}-")
         python = shlex.join([*self.sandbox.prefix(workdir), sys.executable])
@@ -140,15 +153,40 @@ class Worker:
             f"import sys; sys.path.insert(0, {str(PACKAGE_PARENT)!r}); "
             "from autograder.worker import serve; serve(channel)"
         )
+        notebooks = {name: content for name, content in read_notebooks(self.directory).items()
+                     if name not in self.unloadable}
         self._channel.send({
-            "notebooks": read_notebooks(self.directory),
+            "notebooks": notebooks,
+            "unloadable": self.unloadable,
             "label": self.label,
             "workdir": workdir,
             "memory_mb": self.limits.memory_mb,
         })
-        status, self._pid = self._channel.receive(timeout=STARTUP_SECONDS)
-        if status != "ready" or type(self._pid) is not int:
-            raise RuntimeError(f"the worker did not start: {status!r}")
+        loading, timeout = None, STARTUP_SECONDS
+        try:
+            while True:
+                status, value = self._channel.receive(timeout=timeout)
+                if status == "ready" and type(value) is int:
+                    self._pid = value
+                    return None
+                if status != "loading" or value not in notebooks:
+                    raise RuntimeError(f"unexpected message from a starting worker: {status!r}")
+                loading, timeout = value, self.limits.call_seconds
+        except execnet.TimeoutError:
+            if loading is None:
+                raise RuntimeError(f"a worker did not start within {STARTUP_SECONDS:g} s") from None
+            self.unloadable[loading] = (
+                f"{loading} did not finish loading within {timeout:g} s: some top-level definition "
+                "(a default argument, a class body, a decorator) runs forever."
+            )
+        except (EOFError, execnet.RemoteError, OSError):
+            if loading is None:
+                raise
+            self.unloadable[loading] = (
+                f"Loading {loading} stopped the process running your code: some top-level definition "
+                "(a default argument, a class body, a decorator) exits or crashes Python."
+            )
+        return loading
 
     def stop(self) -> None:
         """End the worker and every process it started."""
@@ -165,27 +203,19 @@ class Worker:
 
     def request(self, message: tuple, what: str, timeout: float) -> object:
         """Send ``message``; return the decoded reply, or raise ``StudentCodeFailed``."""
+        if self.test_failure is not None:
+            raise self.test_failure
         left = self.limits.submission_seconds - self.used_seconds
         if left <= 0:
             raise StudentCodeFailed(
                 f"Your code has used all {self.limits.submission_seconds:g} s that grading allows "
                 "one submission; the remaining checks were not run."
             )
-        if self._channel is None:
-            self._start()
         started = time.monotonic()
         try:
-            self._channel.send(message)
-            status, payload = self._channel.receive(timeout=min(timeout, left))
-        except self._channel.TimeoutError:
-            self.stop()
-            raise StudentCodeFailed(f"{what} did not return within {min(timeout, left):g} s.") from None
-        except Exception:  # the channel broke: the worker exited, crashed or was killed
-            self.stop()
-            raise StudentCodeFailed(
-                f"The process running your code stopped while running {what} "
-                "(it exited, crashed, or ran out of memory)."
-            ) from None
+            if self._channel is None:
+                self._start()
+            status, payload = self._exchange(message, what, min(timeout, left))
         finally:
             self.used_seconds += time.monotonic() - started
         if status == "ok":
@@ -193,6 +223,25 @@ class Worker:
         stub = payload.get("stub") if type(payload) is dict else None
         message = payload.get("message") if type(payload) is dict else None
         raise StudentCodeFailed(str(message), tuple(stub) if stub else None)
+
+
+    def _exchange(self, message: tuple, what: str, timeout: float) -> tuple[object, object]:
+        """Send ``message`` to the running worker and wait for its reply."""
+        try:
+            self._channel.send(message)
+            reply = self._channel.receive(timeout=timeout)
+            if type(reply) is not tuple or len(reply) != 2 or reply[0] not in ("ok", "error"):
+                raise EOFError("malformed reply")
+            return reply
+        except execnet.TimeoutError:
+            self.test_failure = StudentCodeFailed(f"{what} did not return within {timeout:g} s.")
+        except (EOFError, execnet.RemoteError, OSError):  # the worker exited, crashed or was killed
+            self.test_failure = StudentCodeFailed(
+                f"The process running your code stopped while running {what} "
+                "(it exited, crashed, or ran out of memory)."
+            )
+        self.stop()
+        raise self.test_failure
 
 
 class RemoteSubmission:

@@ -225,9 +225,10 @@ class TorchCallRecorder(TorchFunctionMode):
 
 
 @probe("{name}")
-def builtin_activations_called(submission: Submission, name: str, z: torch.Tensor) -> list[str]:
-    """The built-in activation functions that the student's ``name(z)`` calls, by qualified name."""
+def activation_and_builtins_called(submission: Submission, name: str, z: torch.Tensor) -> dict[str, object]:
+    """The student's ``name(z)``, and the built-in activation functions it calls, by qualified name."""
     function = getattr(submission, name)
     with TorchCallRecorder() as recorder:
-        function(z)
-    return sorted(n for n in recorder.names if n.rsplit(".", 1)[-1] in BUILTIN_ACTIVATIONS)
+        output = function(z)
+    called = sorted(n for n in recorder.names if n.rsplit(".", 1)[-1] in BUILTIN_ACTIVATIONS)
+    return {"output": output, "called": called}

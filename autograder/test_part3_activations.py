@@ -14,6 +14,8 @@ from autograder.checks import assert_close, expect_tensor
 pytestmark = pytest.mark.part("Part 3: activation functions")
 
 ACTIVATIONS = ("sigmoid", "tanh", "softmax", "relu")
+# PyTorch's own versions, the yardstick (softmax along the last dimension, its default).
+BUILTINS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "softmax": lambda z: torch.softmax(z, -1), "relu": torch.relu}
 # Inputs far beyond where exp overflows (about 88 in float32, 709 in float64).
 LARGE_INPUTS = [-1e4, -1000.0, -100.0, -20.0, 0.0, 20.0, 100.0, 1000.0, 1e4]
 
@@ -119,11 +121,14 @@ def test_relu_gradient_is_one_for_positive_and_zero_for_negative_inputs(student,
 @pytest.mark.points(0.5)
 @pytest.mark.parametrize("name", ACTIVATIONS)
 @pytest.mark.parametrize("dtype", strategies.FLOAT_DTYPES.values(), ids=strategies.FLOAT_DTYPES.keys())
-def test_activation_is_finite_for_large_inputs(student, name, dtype):
-    """The activation and its gradient stay finite for inputs as large as 1e4 in magnitude."""
-    result = student.run(probes.activation_with_gradient, name=name, z=torch.tensor(LARGE_INPUTS, dtype=dtype))
+def test_activation_is_right_and_finite_for_large_inputs(student, name, dtype):
+    """For inputs as large as 1e4 in magnitude the activation is still right, and its gradient finite."""
+    z = torch.tensor(LARGE_INPUTS, dtype=dtype)
+    result = student.run(probes.activation_with_gradient, name=name, z=z)
     out = expect_tensor(result["output"], name)
     assert torch.isfinite(out).all(), f"{name} of {LARGE_INPUTS} gives {out.tolist()}: no inf or nan allowed."
+    assert_close(out, BUILTINS[name](z),
+                 f"{name} should stay right for inputs as large as 1e4 in magnitude.")
     assert result["differentiable"], f"{name}'s output should be differentiable: build it from tensor operations on z."
     grad = result["grad"]
     assert torch.isfinite(grad).all(), f"{name}'s gradient at {LARGE_INPUTS} is {grad.tolist()}: no inf or nan allowed."
@@ -132,9 +137,13 @@ def test_activation_is_finite_for_large_inputs(student, name, dtype):
 @pytest.mark.points(1)
 @pytest.mark.parametrize("name", ACTIVATIONS)
 def test_activation_is_written_from_scratch(student, name):
-    """The activation does not call PyTorch's own sigmoid, tanh, softmax or ReLU."""
-    called = student.run(probes.builtin_activations_called, name=name, z=torch.linspace(-3, 3, 7))
-    assert not called, (
-        f"{name} calls {', '.join(called)}: this part asks you to write it from "
+    """The activation is right without calling PyTorch's own sigmoid, tanh, softmax or ReLU."""
+    z = torch.linspace(-3, 3, 7)
+    result = student.run(probes.activation_and_builtins_called, name=name, z=z)
+    out = expect_tensor(result["output"], name)
+    assert_close(out, BUILTINS[name](z),
+                 f"{name} should compute the {name} of its input.")
+    assert not result["called"], (
+        f"{name} calls {', '.join(result['called'])}: this part asks you to write it from "
         "elementary operations (torch.exp, torch.where, arithmetic, ...). It earns no points as is."
     )

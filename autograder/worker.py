@@ -62,6 +62,7 @@ def serve(channel) -> None:
             os.setsid()  # so that the grader can end every process this worker starts
         except OSError:
             pass  # already a session leader, e.g. as the first process of a PID namespace
+    os.environ["MPLBACKEND"] = "Agg"  # notebooks import matplotlib; there is no screen here
     workdir = Path(settings["workdir"])
     os.chdir(workdir)
     sys.path[:] = [p for p in sys.path if p not in ("", ".")]
@@ -69,9 +70,14 @@ def serve(channel) -> None:
     notebooks.mkdir(exist_ok=True)
     for name, content in settings["notebooks"].items():
         (notebooks / Path(name).name).write_bytes(content)
-    submission = Submission(notebooks, label=settings["label"])
+    submission = Submission(notebooks, label=settings["label"], unloadable=settings["unloadable"])
     silence_output()
     limit_memory(settings["memory_mb"])
+    # Load every notebook now, saying which one is loading, so that the grader can tell
+    # which notebook hangs or crashes at load and start a new worker without it.
+    for name in sorted(settings["notebooks"]):
+        channel.send(("loading", name))
+        submission.notebook(name)
     channel.send(("ready", os.getpid()))
     for kind, name, payload in channel:
         try:

@@ -1,0 +1,385 @@
+"""Hostile submissions: each tries one attack and gets no more than its honest score.
+
+Every hostile submission is the untouched student notebooks (worth 0 points) plus one
+cell that attacks the grader, so its honest score is 0 unless stated. They are graded
+the way an instructor grades, `pytest autograder/` in a new process, with short time
+limits so that the suite stays fast.
+"""
+
+import hashlib
+import json
+import shutil
+import socket
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell
+
+from autograder.contract import REFERENCE_DIR, RELEASE_DIR, REPO_ROOT
+from autograder.isolation import find_sandbox
+from tests.conftest import GradingRun, run_grader
+
+pytestmark = pytest.mark.slow
+
+LIMITS = ["--call-timeout", "3", "--training-timeout", "60", "--submission-timeout", "120"]
+RUN_BOUND_SECONDS = 120
+FORGED = '{"score": 47, "max_score": 47, "tests": []}'
+MARKER = "autograder-hostile-orphan-marker"
+
+
+@dataclass(frozen=True)
+class Attack:
+    """One cell appended to one notebook; its honest score; whether only the sandbox stops it."""
+
+    notebook: str
+    cell: str
+    honest_score: float = 0.0
+    needs_sandbox: bool = False
+
+
+ATTACKS = {
+    "exit_at_load": Attack("03_activations.ipynb", """
+class Attack:
+    import sys
+    sys.exit(0)
+"""),
+    "os_exit_at_load": Attack("02_iris_mlp.ipynb", """
+class Attack:
+    import os
+    os._exit(0)
+"""),
+    "hang_at_load": Attack("02_iris_mlp.ipynb", """
+class Attack:
+    import time
+    time.sleep(10**6)
+"""),
+    "os_exit_in_a_call": Attack("03_activations.ipynb", """
+def softmax(z, dim=-1):
+    import os
+    os._exit(0)
+"""),
+    "keyboard_interrupt": Attack("03_activations.ipynb", """
+def relu(z):
+    raise KeyboardInterrupt
+"""),
+    "infinite_loop": Attack("01_linear_regression.ipynb", """
+def loss_fn(input, target):
+    while True:
+        pass
+"""),
+    "memory_bomb": Attack("01_linear_regression.ipynb", """
+def loss_fn(input, target):
+    hoard = []
+    while True:
+        hoard.append(bytearray(10**8))
+"""),
+    "segfault": Attack("03_activations.ipynb", """
+def relu(z):
+    import ctypes
+    return ctypes.string_at(0)
+"""),
+    "monkeypatch_torch_and_numpy": Attack("03_activations.ipynb", """
+class Attack:
+    import numpy, torch
+    torch.testing.assert_close = lambda *args, **kwargs: None
+    torch.allclose = lambda *args, **kwargs: True
+    torch.equal = lambda *args, **kwargs: True
+    torch.Tensor.__eq__ = lambda self, other: True
+    numpy.allclose = lambda *args, **kwargs: True
+
+def sigmoid(z):
+    raise NotImplementedError()
+"""),
+    "monkeypatch_pytest_and_hypothesis": Attack("03_activations.ipynb", """
+class Attack:
+    import hypothesis, pytest
+    pytest.fail = lambda *args, **kwargs: None
+    pytest.approx = lambda expected, *args, **kwargs: expected
+    hypothesis.given = lambda *args, **kwargs: (lambda test: (lambda *a, **k: None))
+
+def tanh(z):
+    raise NotImplementedError()
+"""),
+    "lying_eq": Attack("03_activations.ipynb", """
+class Anything:
+    def __eq__(self, other):
+        return True
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: True
+
+def sigmoid(z):
+    return Anything()
+"""),
+    "tensor_subclass_that_always_compares_equal": Attack("03_activations.ipynb", """
+import torch
+
+class AlwaysClose(torch.Tensor):
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if getattr(func, "__name__", "") in ("eq", "__eq__", "allclose", "isclose", "equal"):
+            return True
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+def tanh(z):
+    return torch.zeros_like(z).as_subclass(AlwaysClose)
+"""),
+    "forged_accuracy": Attack("02_iris_mlp.ipynb", """
+import torch
+from torch import nn
+
+class Model(nn.Module):
+    def __init__(self, input_size, hidden_size, output_size):
+        super().__init__()
+        self.layer1 = nn.Linear(input_size, hidden_size)
+        self.layer2 = nn.Linear(hidden_size, output_size)
+
+    def forward(self, x):
+        return torch.softmax(self.layer2(torch.sigmoid(self.layer1(x))), dim=1)
+
+def train_mlp(model, train_dl, loss_fn, optimizer, num_epochs):
+    return [0.0] * num_epochs, [1.0] * num_epochs
+
+def accuracy(model, X, y):
+    return 1.0
+""", honest_score=4.0),  # Model's own three checks are honestly earned
+    "flood_the_channel": Attack("03_activations.ipynb", """
+def relu(z):
+    import os
+    for fd in range(3, 256):
+        try:
+            os.write(fd, b"\\x00garbage" * 1000)
+        except OSError:
+            pass
+    raise NotImplementedError()
+"""),
+    "write_the_results_file": Attack("03_activations.ipynb", """
+def softmax(z, dim=-1):
+    with open(RESULTS, "w") as results:
+        results.write(FORGED)
+    raise NotImplementedError()
+""", needs_sandbox=True),
+    "background_process_edits_the_results_later": Attack("03_activations.ipynb", """
+def softmax(z, dim=-1):
+    import subprocess, sys
+    code = "import time; time.sleep(3); open(RESULTS, 'w').write(FORGED)"
+    subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    raise NotImplementedError()
+""", needs_sandbox=True),
+    "orphan_process": Attack("03_activations.ipynb", """
+def relu(z):
+    import subprocess, sys
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", MARKER], start_new_session=True)
+    raise NotImplementedError()
+""", needs_sandbox=True),
+    "read_the_reference_solutions": Attack("03_activations.ipynb", """
+def softmax(z, dim=-1):
+    import json
+    cells = json.load(open(REFERENCE + "/03_activations.ipynb"))["cells"]
+    namespace = {}
+    exec("import torch", namespace)
+    for cell in cells:
+        if "def softmax" in "".join(cell["source"]):
+            exec("".join(cell["source"]), namespace)
+    return namespace["softmax"](z, dim)
+""", needs_sandbox=True),
+    "read_the_git_history": Attack("03_activations.ipynb", """
+def softmax(z, dim=-1):
+    import json, subprocess
+    shown = subprocess.run(["git", "-C", REPO, "show", "HEAD:solutions/pytorch_nn/03_activations.ipynb"],
+                           capture_output=True, text=True, check=True).stdout
+    namespace = {}
+    exec("import torch", namespace)
+    for cell in json.loads(shown)["cells"]:
+        if "def softmax" in "".join(cell["source"]):
+            exec("".join(cell["source"]), namespace)
+    return namespace["softmax"](z, dim)
+""", needs_sandbox=True),
+    "edit_the_autograder": Attack("03_activations.ipynb", """
+class Attack:
+    import pathlib
+    for path in pathlib.Path(REPO, "autograder").glob("*.py"):
+        try:
+            path.write_text("import pytest\\npytestmark = pytest.mark.skip\\n")
+        except OSError:
+            pass
+""", needs_sandbox=True),
+    "kill_the_grader": Attack("03_activations.ipynb", """
+def relu(z):
+    import os, signal
+    os.kill(os.getppid(), signal.SIGKILL)
+    os.killpg(0, signal.SIGKILL)
+    raise NotImplementedError()
+""", needs_sandbox=True),
+    "reach_the_network": Attack("03_activations.ipynb", """
+def relu(z):
+    import socket
+    socket.create_connection(("127.0.0.1", PORT), timeout=2).sendall(b"stolen")
+    raise NotImplementedError()
+""", needs_sandbox=True),
+}
+
+
+@dataclass
+class HostileRun:
+    """A graded hostile submission: the grading run, its wall time, and what was found afterwards."""
+
+    run: GradingRun
+    seconds: float
+    results_after_wait: dict
+
+
+def tree_digest(*folders: Path) -> str:
+    """One hash of every file under ``folders``, to see whether anything was changed."""
+    digest = hashlib.sha256()
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def hostile_submission(name: str, attack: Attack, directory: Path, port: int) -> Path:
+    """The student notebooks with the attack's cell appended, its placeholders filled in."""
+    shutil.copytree(RELEASE_DIR, directory)
+    cell = attack.cell
+    for placeholder, value in {
+        "RESULTS": repr(str(directory.parent / "results.json")),
+        "FORGED": repr(FORGED),
+        "MARKER": repr(MARKER),
+        "REFERENCE": repr(str(REFERENCE_DIR)),
+        "REPO": repr(str(REPO_ROOT)),
+        "PORT": str(port),
+    }.items():
+        cell = cell.replace(placeholder, value)
+    path = directory / attack.notebook
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(new_code_cell(cell))
+    nbformat.write(notebook, path)
+    return directory
+
+
+def grade_hostile(name: str, attack: Attack, root: Path, port: int) -> HostileRun:
+    """Grade one hostile submission; wait a little longer, then read its results file again."""
+    submission = hostile_submission(name, attack, root / name / "submission", port)
+    results = submission.parent / "results.json"
+    started = time.monotonic()
+    run = run_grader(submission, results, "--reference", str(root / "no-reference"), *LIMITS)
+    seconds = time.monotonic() - started
+    if "sleep(3)" in attack.cell:
+        time.sleep(4)  # longer than the attack's background process waits before it writes
+    return HostileRun(run, seconds, json.loads(results.read_text()))
+
+
+@pytest.fixture(scope="module")
+def listener() -> socket.socket:
+    """A loopback TCP port no hostile submission should be able to reach."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.1)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def protected_digest() -> str:
+    """The hash of the autograder and the reference before any hostile submission is graded."""
+    return tree_digest(REPO_ROOT / "autograder", REFERENCE_DIR)
+
+
+@pytest.fixture(scope="module")
+def hostile_runs(tmp_path_factory, listener, protected_digest) -> dict[str, HostileRun]:
+    """Every hostile submission graded, two at a time."""
+    root = tmp_path_factory.mktemp("hostile")
+    port = listener.getsockname()[1]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(grade_hostile, name, attack, root, port) for name, attack in ATTACKS.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+@pytest.fixture(scope="module")
+def sandboxed() -> bool:
+    """Whether this machine confines workers (Linux namespaces)."""
+    return find_sandbox([]).active
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_hostile_submission_gets_no_more_than_its_honest_score(name, hostile_runs, sandboxed):
+    """The attack earns no points: the results file holds the honest score or less."""
+    attack = ATTACKS[name]
+    if attack.needs_sandbox and not sandboxed:
+        pytest.skip("only the Linux sandbox stops this attack, and it is not available here")
+    hostile = hostile_runs[name]
+    assert hostile.results_after_wait["score"] <= attack.honest_score, hostile.run.stdout[-4000:]
+    assert hostile.results_after_wait["max_score"] == 47, hostile.results_after_wait
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_hostile_submission_is_graded_to_the_end(name, hostile_runs):
+    """The run finishes within its bound, prints the score table and reports every test."""
+    hostile = hostile_runs[name]
+    assert hostile.seconds < RUN_BOUND_SECONDS
+    assert "score for" in hostile.run.stdout and "Total" in hostile.run.stdout, hostile.run.stdout[-4000:]
+    assert len(hostile.run.results["tests"]) == 44
+
+
+def test_forged_accuracy_loses_the_accuracy_checks(hostile_runs):
+    """Training that never happened cannot pass the test-accuracy check, whatever accuracy says."""
+    tests = {t["name"]: t for t in hostile_runs["forged_accuracy"].run.results["tests"]}
+    reached = tests["Trained with the lecture's recipe, Model reaches at least 0.9 accuracy on the held-out test set."]
+    assert reached["score"] == 0 and "test accuracy is" in reached["output"]
+
+
+def test_time_limit_names_the_function(hostile_runs):
+    """An infinite loop fails its checks with a message naming the function and the limit."""
+    outputs = [t["output"] for t in hostile_runs["infinite_loop"].run.results["tests"]]
+    assert any(o.startswith("loss_fn did not return within 3 s.") for o in outputs), outputs
+
+
+def test_a_notebook_that_hangs_at_load_costs_only_itself(hostile_runs):
+    """A notebook that never finishes loading fails its own checks; the other notebooks are still loaded."""
+    outputs = [t["output"] for t in hostile_runs["hang_at_load"].run.results["tests"]]
+    assert any("02_iris_mlp.ipynb did not finish loading within 3 s" in o for o in outputs)
+    assert any("`softmax` is not implemented yet" in o for o in outputs)
+
+
+def test_no_hostile_process_outlives_grading(hostile_runs, sandboxed):
+    """No process a hostile submission started is still running once grading is over."""
+    if not sandboxed:
+        pytest.skip("without the Linux sandbox a process that starts its own session can escape")
+    found = subprocess.run(["pgrep", "-f", MARKER], capture_output=True, text=True)
+    assert found.stdout == "", found.stdout
+
+
+def test_no_hostile_submission_reached_the_network(hostile_runs, listener, sandboxed):
+    """No hostile submission connected to a port on the grader's loopback interface."""
+    if not sandboxed:
+        pytest.skip("only the Linux sandbox takes the network away")
+    with pytest.raises(TimeoutError):
+        listener.accept()
+
+
+def test_the_autograder_and_the_reference_are_unchanged(hostile_runs, protected_digest, sandboxed):
+    """After every hostile submission, the autograder's and the reference's files are as they were."""
+    if not sandboxed:
+        pytest.skip("without the Linux sandbox student code can write the user's files")
+    assert tree_digest(REPO_ROOT / "autograder", REFERENCE_DIR) == protected_digest
+
+
+def test_reference_still_gets_full_marks_after_the_hostile_submissions(hostile_runs, tmp_path):
+    """A correct submission graded right after the hostile ones gets full marks."""
+    run = run_grader(REFERENCE_DIR, tmp_path / "results.json")
+    assert run.results["score"] == run.results["max_score"] == 47, run.stdout[-4000:]
+
+
+def test_sandbox_is_active_where_it_can_be(sandboxed):
+    """On Linux as root (CI, Gradescope) the sandbox is available, so the attacks above really ran against it."""
+    import os
+    import sys
+
+    if not (sys.platform.startswith("linux") and os.geteuid() == 0):
+        pytest.skip("the sandbox is only required on Linux as root")
+    assert sandboxed
