@@ -28,6 +28,7 @@ settings.load_profile("grading")
 OUTCOMES = pytest.StashKey[dict[str, Outcome]]()
 # Each untouched stub (e.g. "Model.forward") -> where it is and how many checks it failed.
 STUBS = pytest.StashKey[dict[str, list]]()
+SUBMISSIONS = pytest.StashKey[dict[str, RemoteSubmission]]()
 SANDBOX = pytest.StashKey[Sandbox]()
 WORKERS = pytest.StashKey[list[Worker]]()
 INTERNAL_ERROR = "Internal error in the grader, not in your code; please tell your instructor:\n"
@@ -73,6 +74,13 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[SANDBOX] = no_sandbox("turned off with --sandbox off")
     else:
         config.stash[SANDBOX] = find_sandbox([path.resolve() for path in hidden])
+    # Both workers boot (import torch, load the notebooks) while pytest collects the tests.
+    config.stash[SUBMISSIONS] = {"student": start_worker(config, config.getoption("submission"), "student",
+                                                         config.stash[SANDBOX])}
+    if config.getoption("reference").is_dir():
+        config.stash[SUBMISSIONS]["reference"] = start_worker(
+            config, config.getoption("reference"), "reference", no_sandbox("the reference is trusted")
+        )
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -93,13 +101,14 @@ def start_worker(config: pytest.Config, directory: Path, label: str, sandbox: Sa
     """A submission behind its own worker process, stopped when grading ends."""
     worker = Worker(directory, label, limits(config), sandbox)
     config.stash[WORKERS].append(worker)
+    worker.prestart()
     return RemoteSubmission(worker)
 
 
 @pytest.fixture(scope="session")
 def student(pytestconfig: pytest.Config) -> RemoteSubmission:
     """The submission being graded, in a sandboxed worker: ``student.softmax(z)`` calls the student's ``softmax``."""
-    return start_worker(pytestconfig, pytestconfig.getoption("submission"), "student", pytestconfig.stash[SANDBOX])
+    return pytestconfig.stash[SUBMISSIONS]["student"]
 
 
 @pytest.fixture(scope="session")
@@ -111,7 +120,7 @@ def reference(pytestconfig: pytest.Config) -> RemoteSubmission:
             f"the reference solutions ({directory}) are not here; "
             "this comparison runs when your instructor grades"
         )
-    return start_worker(pytestconfig, directory, "reference", no_sandbox("the reference is trusted"))
+    return pytestconfig.stash[SUBMISSIONS]["reference"]
 
 
 @pytest.fixture(scope="session")

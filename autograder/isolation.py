@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -123,10 +124,23 @@ class Worker:
         # A time-out or crash in the current test; later requests in that test fail the same
         # way at once, so that hypothesis's shrinking does not restart the worker again and again.
         self.test_failure: StudentCodeFailed | None = None
+        self._starting: threading.Thread | None = None
+        self._start_error: BaseException | None = None
         self._group: execnet.Group | None = None
         self._channel = None
         self._pid: int | None = None
         self._workdir: str | None = None
+
+    def prestart(self) -> None:
+        """Start the worker in the background, so that it boots while the grader gets ready."""
+        self._starting = threading.Thread(target=self._start_in_background, daemon=True)
+        self._starting.start()
+
+    def _start_in_background(self) -> None:
+        try:
+            self._start()
+        except BaseException as error:  # raised again by the first request
+            self._start_error = error
 
     def _start(self) -> None:
         """Start a worker that has loaded every notebook that can be loaded."""
@@ -190,6 +204,10 @@ class Worker:
 
     def stop(self) -> None:
         """End the worker and every process it started."""
+        starting = self._starting
+        if starting is not None and starting is not threading.current_thread():
+            starting.join()
+            self._starting = None
         if self._group is not None:
             if not self.sandbox.active and self._pid is not None and hasattr(os, "killpg"):
                 try:
@@ -203,6 +221,12 @@ class Worker:
 
     def request(self, message: tuple, what: str, timeout: float) -> object:
         """Send ``message``; return the decoded reply, or raise ``StudentCodeFailed``."""
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
+            if self._start_error is not None:
+                error, self._start_error = self._start_error, None
+                raise error
         if self.test_failure is not None:
             raise self.test_failure
         left = self.limits.submission_seconds - self.used_seconds
