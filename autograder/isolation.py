@@ -27,6 +27,10 @@ SANDBOX_SCRIPT = Path(__file__).with_name("sandbox.sh")
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent  # so that a worker imports this very package
 STARTUP_SECONDS = 120.0
 MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024
+# One thread per worker, set before torch and numpy load: the assignment's tensors are tiny,
+# a class is graded one worker per core, and every thread's buffers count against the
+# memory cap (on a 16-core machine, OpenBLAS's alone broke a 2 GB cap).
+WORKER_THREADS = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,7 @@ class Worker:
         self._group = execnet.Group()
         gateway = self._group.makegateway(f"popen//python={python}")
         self._channel = gateway.remote_exec(
-            f"import sys; sys.path.insert(0, {str(PACKAGE_PARENT)!r}); "
+            f"import os, sys; os.environ.update({WORKER_THREADS!r}); sys.path.insert(0, {str(PACKAGE_PARENT)!r}); "
             "from autograder.worker import serve; serve(channel)"
         )
         notebooks = {name: content for name, content in read_notebooks(self.directory).items()
