@@ -167,6 +167,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     for item in session.items:
         outcomes[item.nodeid] = Outcome(
             name=behaviour_of(item),
+            test=item.name,
             part=str(marker_arg(item, "part")),
             max_score=float(marker_arg(item, "points")),
             score=0.0,

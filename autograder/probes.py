@@ -202,14 +202,25 @@ def load_parameters_from_file(submission: Submission, file: bytes, X: torch.Tens
 
 
 @probe("{name}")
-def activation_with_gradient(submission: Submission, name: str, z: torch.Tensor) -> dict[str, object]:
-    """An activation's output on ``z`` and, where autograd can differentiate it, the gradient of its sum."""
+def activation_with_gradient(
+    submission: Submission, name: str, z: torch.Tensor, weights: torch.Tensor | None = None
+) -> dict[str, object]:
+    """An activation's output on ``z`` and, where autograd can differentiate it, the gradient
+    of the sum of its outputs (each times ``weights``, where given)."""
     z = z.clone().requires_grad_()
     output = getattr(submission, name)(z)
     differentiable = isinstance(output, torch.Tensor) and output.requires_grad
     if differentiable:
-        output.sum().backward()
+        (output if weights is None else output * weights).sum().backward()
     return {"output": output, "differentiable": differentiable, "grad": z.grad}
+
+
+@probe("{name}")
+def activation_and_its_input(submission: Submission, name: str, z: torch.Tensor) -> dict[str, object]:
+    """An activation's output on ``z``, and ``z`` as it is after the call."""
+    original = z.clone()
+    output = getattr(submission, name)(z)
+    return {"output": output, "input_after": z, "original": original}
 
 
 class TorchCallRecorder(TorchFunctionMode):

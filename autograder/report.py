@@ -11,7 +11,8 @@ from pathlib import Path
 class Outcome:
     """The result of one graded test."""
 
-    name: str
+    name: str  # the behaviour checked, from the test's docstring
+    test: str  # pytest's name for the test, with its parameters
     part: str
     max_score: float
     score: float
@@ -51,6 +52,7 @@ def results_json(outcomes: list[Outcome]) -> dict:
         "tests": [
             {
                 "name": o.name,
+                "test": o.test,
                 "score": o.score,
                 "max_score": o.max_score,
                 "status": "passed" if o.status == "passed" else "failed",

@@ -17,6 +17,7 @@ ACTIVATIONS = ("sigmoid", "tanh", "softmax", "relu")
 FORMULAS = {"sigmoid": "1 / (1 + exp(-z))", "tanh": "(exp(z) - exp(-z)) / (exp(z) + exp(-z))", "relu": "max(0, z)"}
 # PyTorch's own versions, the yardstick (softmax along the last dimension, its default).
 BUILTINS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "softmax": lambda z: torch.softmax(z, -1), "relu": torch.relu}
+RANGES = {"sigmoid": (0, 1), "tanh": (-1, 1), "softmax": (0, 1), "relu": (0, float("inf"))}
 # Inputs far beyond where exp overflows (about 88 in float32, 709 in float64).
 LARGE_INPUTS = [-1e4, -1000.0, -100.0, -20.0, 0.0, 20.0, 100.0, 1000.0, 1e4]
 
@@ -24,6 +25,24 @@ LARGE_INPUTS = [-1e4, -1000.0, -100.0, -20.0, 0.0, 20.0, 100.0, 1000.0, 1e4]
 # outputs 0.888; the net inputs Z = [1.78, 0.76, 1.65] have these softmax probabilities.
 LECTURE_X, LECTURE_W, LECTURE_LOGISTIC = [1.0, 1.4, 2.5], [0.4, 0.3, 0.5], 0.888
 LECTURE_Z, LECTURE_SOFTMAX = [1.78, 0.76, 1.65], [0.4467, 0.1611, 0.3922]
+
+
+@pytest.fixture(scope="session")
+def from_scratch(student):
+    """A check that fails every test of an activation that calls PyTorch's own: none of its points count."""
+    verdicts: dict[str, list[str]] = {}
+
+    def check(name: str) -> None:
+        if name not in verdicts:
+            verdicts[name] = student.run(probes.activation_and_builtins_called, name=name, z=torch.linspace(-3, 3, 7))["called"]
+        if verdicts[name]:
+            pytest.fail(
+                f"{name} calls {', '.join(verdicts[name])}: this part asks you to write it from elementary "
+                "operations (torch.exp, torch.where, arithmetic, ...), so none of its checks count.",
+                pytrace=False,
+            )
+
+    return check
 
 
 @st.composite
@@ -36,15 +55,17 @@ def tensors_and_dims(draw: st.DrawFn) -> tuple[torch.Tensor, int]:
 @pytest.mark.points(1)
 @pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu"])
 @given(z=strategies.float_tensors())
-def test_elementwise_activation_equals_its_formula(student, name, z):
+def test_elementwise_activation_equals_its_formula(student, from_scratch, name, z):
     """The activation equals PyTorch's own on every element, with the same shape and dtype."""
+    from_scratch(name)
     out = expect_tensor(getattr(student, name)(z), name)
     assert_close(out, BUILTINS[name](z), f"{name}(z) should equal {FORMULAS[name]}.")
 
 
 @pytest.mark.points(1)
-def test_sigmoid_of_the_lectures_net_input_is_0_888(student):
+def test_sigmoid_of_the_lectures_net_input_is_0_888(student, from_scratch):
     """The lecture's logistic neuron, net input w . x = 2.07, outputs 0.888."""
+    from_scratch("sigmoid")
     out = expect_tensor(student.sigmoid(torch.tensor(LECTURE_W) @ torch.tensor(LECTURE_X)), "sigmoid")
     assert out.item() == pytest.approx(LECTURE_LOGISTIC, abs=5e-4), (
         f"sigmoid(2.07) should be {LECTURE_LOGISTIC}, got {out.item():.4f}."
@@ -53,16 +74,18 @@ def test_sigmoid_of_the_lectures_net_input_is_0_888(student):
 
 @pytest.mark.points(1)
 @given(z=strategies.float_tensors())
-def test_tanh_is_two_sigmoid_of_2z_minus_one(student, z):
+def test_tanh_is_two_sigmoid_of_2z_minus_one(student, from_scratch, z):
     """tanh(z) equals 2 * sigmoid(2z) - 1."""
+    from_scratch("tanh")
     out = expect_tensor(student.tanh(z), "tanh")
     assert_close(out, 2 * torch.sigmoid(2 * z) - 1, "tanh(z) should equal 2 * sigmoid(2 * z) - 1.")
 
 
 @pytest.mark.points(1)
 @given(z_dim=tensors_and_dims())
-def test_softmax_slices_sum_to_one(student, z_dim):
+def test_softmax_slices_sum_to_one(student, from_scratch, z_dim):
     """Every slice of softmax(z, dim) along dim is non-negative and sums to 1."""
+    from_scratch("softmax")
     z, dim = z_dim
     out = expect_tensor(student.softmax(z, dim), "softmax")
     assert out.shape == z.shape, f"softmax should keep the shape {tuple(z.shape)}, not give {tuple(out.shape)}."
@@ -73,32 +96,36 @@ def test_softmax_slices_sum_to_one(student, z_dim):
 
 @pytest.mark.points(1)
 @given(z_dim=tensors_and_dims())
-def test_softmax_equals_torch_softmax(student, z_dim):
+def test_softmax_equals_torch_softmax(student, from_scratch, z_dim):
     """softmax(z, dim) equals torch.softmax(z, dim) for every dim, negative ones too."""
+    from_scratch("softmax")
     z, dim = z_dim
     out = expect_tensor(student.softmax(z, dim), "softmax")
     assert_close(out, torch.softmax(z, dim), f"softmax(z, dim={dim}) should equal exp(z) / exp(z).sum(dim).")
 
 
 @pytest.mark.points(1)
-def test_softmax_defaults_to_the_last_dimension(student):
+def test_softmax_defaults_to_the_last_dimension(student, from_scratch):
     """softmax(z) normalizes along the last dimension."""
+    from_scratch("softmax")
     z = torch.arange(6.0).reshape(2, 3)
     out = expect_tensor(student.softmax(z), "softmax")
     assert_close(out, torch.softmax(z, -1), "softmax(z) without dim should normalize along dim=-1.")
 
 
 @pytest.mark.points(1)
-def test_softmax_of_the_lectures_net_inputs(student):
+def test_softmax_of_the_lectures_net_inputs(student, from_scratch):
     """The lecture's net inputs [1.78, 0.76, 1.65] have softmax probabilities [0.4467, 0.1611, 0.3922]."""
+    from_scratch("softmax")
     out = expect_tensor(student.softmax(torch.tensor(LECTURE_Z), 0), "softmax")
     assert_close(out, torch.tensor(LECTURE_SOFTMAX), "softmax of the lecture's Z should give its probabilities.", rtol=0, atol=5e-4)
 
 
 @pytest.mark.points(1)
 @given(z=strategies.float_tensors(shape=strategies.shapes(min_dims=1)).filter(lambda t: bool((t != 0).all())))
-def test_relu_gradient_is_one_for_positive_and_zero_for_negative_inputs(student, z):
+def test_relu_gradient_is_one_for_positive_and_zero_for_negative_inputs(student, from_scratch, z):
     """The autograd gradient of relu(z).sum() is 1 where z > 0 and 0 where z < 0."""
+    from_scratch("relu")
     result = student.run(probes.activation_with_gradient, name="relu", z=z)
     assert result["differentiable"], "relu's output should be differentiable: build it from tensor operations on z."
     assert_close(result["grad"], (z > 0).to(z.dtype), "relu's gradient should be 1 where z > 0 and 0 where z < 0.")
@@ -107,8 +134,9 @@ def test_relu_gradient_is_one_for_positive_and_zero_for_negative_inputs(student,
 @pytest.mark.points(0.5)
 @pytest.mark.parametrize("name", ACTIVATIONS)
 @pytest.mark.parametrize("dtype", strategies.FLOAT_DTYPES.values(), ids=strategies.FLOAT_DTYPES.keys())
-def test_activation_is_right_and_finite_for_large_inputs(student, name, dtype):
+def test_activation_is_right_and_finite_for_large_inputs(student, from_scratch, name, dtype):
     """For inputs as large as 1e4 in magnitude the activation is still right, and its gradient finite."""
+    from_scratch(name)
     z = torch.tensor(LARGE_INPUTS, dtype=dtype)
     result = student.run(probes.activation_with_gradient, name=name, z=z)
     out = expect_tensor(result["output"], name)
@@ -133,3 +161,91 @@ def test_activation_is_written_from_scratch(student, name):
         f"{name} calls {', '.join(result['called'])}: this part asks you to write it from "
         "elementary operations (torch.exp, torch.where, arithmetic, ...). It earns no points as is."
     )
+
+
+@pytest.mark.points(0.5)
+def test_sigmoid_of_zero_is_one_half(student, from_scratch):
+    """sigmoid(0) is exactly 0.5."""
+    from_scratch("sigmoid")
+    out = expect_tensor(student.sigmoid(torch.zeros(1)), "sigmoid")
+    assert out.tolist() == [0.5], f"sigmoid(0) should be 0.5, got {out.tolist()}."
+
+
+@pytest.mark.points(0.5)
+@given(z=strategies.float_tensors())
+def test_sigmoid_of_minus_z_is_one_minus_sigmoid_of_z(student, from_scratch, z):
+    """sigmoid(-z) equals 1 - sigmoid(z)."""
+    from_scratch("sigmoid")
+    minus, plus = (expect_tensor(student.sigmoid(t), "sigmoid") for t in (-z, z))
+    assert_close(minus, 1 - plus, "sigmoid(-z) should equal 1 - sigmoid(z).")
+
+
+@pytest.mark.points(0.5)
+@given(z=strategies.float_tensors())
+def test_tanh_is_odd(student, from_scratch, z):
+    """tanh(-z) equals -tanh(z)."""
+    from_scratch("tanh")
+    minus, plus = (expect_tensor(student.tanh(t), "tanh") for t in (-z, z))
+    assert_close(minus, -plus, "tanh(-z) should equal -tanh(z).")
+
+
+@pytest.mark.points(0.5)
+@pytest.mark.parametrize("name", ACTIVATIONS)
+@given(z=strategies.float_tensors(shape=strategies.shapes(min_dims=1), bound=1e4))
+def test_activation_stays_within_its_range(student, from_scratch, name, z):
+    """sigmoid and softmax stay in [0, 1], tanh in [-1, 1], relu at or above 0, for inputs up to 1e4."""
+    from_scratch(name)
+    low, high = RANGES[name]
+    out = expect_tensor(getattr(student, name)(z), name)
+    assert bool(((out >= low) & (out <= high)).all()), f"{name}'s values should lie in [{low}, {high}], got {out.tolist()}."
+
+
+@pytest.mark.points(0.5)
+@given(z_dim=tensors_and_dims(), shift=st.floats(-50, 50, width=32))
+def test_softmax_is_unchanged_by_adding_a_constant(student, from_scratch, z_dim, shift):
+    """softmax(z + c, dim) equals softmax(z, dim) for any constant c."""
+    from_scratch("softmax")
+    z, dim = z_dim
+    shifted, plain = (expect_tensor(student.softmax(t, dim), "softmax") for t in (z + shift, z))
+    assert_close(shifted, plain, f"softmax(z + {shift}, dim={dim}) should equal softmax(z, dim={dim}).",
+                 rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.points(0.5)
+@given(z=strategies.float_tensors(shape=st.tuples(st.integers(2, 8))))
+def test_softmax_keeps_the_order_of_its_inputs(student, from_scratch, z):
+    """A larger input never gets a smaller probability."""
+    from_scratch("softmax")
+    out = expect_tensor(student.softmax(z, 0), "softmax")
+    larger = z[:, None] > z[None, :]
+    assert bool((out[:, None] >= out[None, :])[larger].all()), (
+        f"softmax({z.tolist()}) = {out.tolist()}: a larger input should never get a smaller probability."
+    )
+
+
+@pytest.mark.points(0.5)
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_activation_leaves_its_input_unchanged(student, from_scratch, name):
+    """Calling the activation does not modify the tensor it is given."""
+    from_scratch(name)
+    result = student.run(probes.activation_and_its_input, name=name, z=torch.linspace(-3, 3, 7))
+    assert torch.equal(result["input_after"], result["original"]), (
+        f"{name} changed its input in place (to {result['input_after'].tolist()}); compute a new tensor instead."
+    )
+
+
+@pytest.mark.points(0.5)
+@pytest.mark.parametrize("name", ACTIVATIONS)
+@given(z=strategies.float_tensors(shape=strategies.shapes(min_dims=1), dtype=torch.float64)
+       .filter(lambda t: bool((t != 0).all())))
+def test_activation_gradient_equals_pytorchs(student, from_scratch, name, z):
+    """The autograd gradient of a weighted sum of the activation's outputs equals PyTorch's own, in float64."""
+    from_scratch(name)
+    # Unequal weights, so that softmax's gradient is not trivially zero.
+    weights = torch.linspace(0.5, 1.5, z.numel(), dtype=torch.float64).reshape(z.shape)
+    result = student.run(probes.activation_with_gradient, name=name, z=z, weights=weights)
+    assert result["differentiable"], f"{name}'s output should be differentiable: build it from tensor operations on z."
+    expected = z.clone().requires_grad_()
+    (BUILTINS[name](expected) * weights).sum().backward()
+    assert_close(result["grad"], expected.grad, f"The gradient of {name}(z) should equal that of PyTorch's own.",
+                 rtol=1e-6, atol=1e-9)

@@ -1,8 +1,12 @@
 """Whole grading runs of the reference and of the untouched stubs, through ``pytest autograder/``."""
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
+from tests.conftest import run_grader
+from tests.test_mutants import MUTANTS, mutant_submission
 
 pytestmark = pytest.mark.slow
 
@@ -71,3 +75,14 @@ def test_reference_comparisons_are_skipped_without_solutions(stub_run_without_re
     skipped = [o for o in outputs if o.startswith("Not checked: the reference solutions")]
     assert skipped, outputs
     assert "not checked here" in stub_run_without_reference.stdout
+
+
+def test_five_runs_give_the_same_grades(tmp_path):
+    """A submission that fails some property checks gets the same score and messages on five runs."""
+    submission = mutant_submission(MUTANTS["softmax_without_the_max_shift"], tmp_path / "submission")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = list(pool.map(lambda i: run_grader(submission, tmp_path / f"results{i}.json"), range(5)))
+    first = runs[0].results
+    assert 0 < first["score"] < first["max_score"]
+    for run in runs[1:]:
+        assert run.results == first

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 
 LIMITS = ["--call-timeout", "3", "--training-timeout", "60", "--submission-timeout", "120"]
 RUN_BOUND_SECONDS = 120
-FORGED = '{"score": 47, "max_score": 47, "tests": []}'
+FORGED = '{"score": 1000, "max_score": 1000, "tests": []}'
 MARKER = "autograder-hostile-orphan-marker"
 
 
@@ -127,7 +127,7 @@ class AlwaysClose(torch.Tensor):
 
 def tanh(z):
     return torch.zeros_like(z).as_subclass(AlwaysClose)
-"""),
+""", honest_score=1.5),  # what plain zeros earn: odd, within [-1, 1], input left unchanged
     "forged_accuracy": Attack("02_iris_mlp.ipynb", """
 import torch
 from torch import nn
@@ -313,17 +313,17 @@ def test_hostile_submission_gets_no_more_than_its_honest_score(name, hostile_run
     if attack.needs_sandbox and not sandboxed:
         pytest.skip("only the Linux sandbox stops this attack, and it is not available here")
     hostile = hostile_runs[name]
+    assert hostile.results_after_wait == hostile.run.results, "the results file changed after grading"
     assert hostile.results_after_wait["score"] <= attack.honest_score, hostile.run.stdout[-4000:]
-    assert hostile.results_after_wait["max_score"] == 47, hostile.results_after_wait
 
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))
-def test_hostile_submission_is_graded_to_the_end(name, hostile_runs):
+def test_hostile_submission_is_graded_to_the_end(name, hostile_runs, reference_run):
     """The run finishes within its bound, prints the score table and reports every test."""
     hostile = hostile_runs[name]
     assert hostile.seconds < RUN_BOUND_SECONDS
     assert "score for" in hostile.run.stdout and "Total" in hostile.run.stdout, hostile.run.stdout[-4000:]
-    assert len(hostile.run.results["tests"]) == 44
+    assert len(hostile.run.results["tests"]) == len(reference_run.results["tests"])
 
 
 def test_forged_accuracy_loses_the_accuracy_checks(hostile_runs):
@@ -372,7 +372,7 @@ def test_the_autograder_and_the_reference_are_unchanged(hostile_runs, protected_
 def test_reference_still_gets_full_marks_after_the_hostile_submissions(hostile_runs, tmp_path):
     """A correct submission graded right after the hostile ones gets full marks."""
     run = run_grader(REFERENCE_DIR, tmp_path / "results.json")
-    assert run.results["score"] == run.results["max_score"] == 47, run.stdout[-4000:]
+    assert run.results["score"] == run.results["max_score"] > 0, run.stdout[-4000:]
 
 
 def test_sandbox_is_active_where_it_can_be(sandboxed):

@@ -5,9 +5,9 @@ import json
 from autograder.report import Outcome, score_table, write_results
 
 OUTCOMES = [
-    Outcome(name="a", part="Part 1", max_score=2, score=2, status="passed"),
-    Outcome(name="b", part="Part 1", max_score=1, score=0, status="failed", output="wrong"),
-    Outcome(name="c", part="Part 2", max_score=0.5, score=0, status="skipped", output="Not checked: x"),
+    Outcome(name="a", test="test_a", part="Part 1", max_score=2, score=2, status="passed"),
+    Outcome(name="b", test="test_b", part="Part 1", max_score=1, score=0, status="failed", output="wrong"),
+    Outcome(name="c", test="test_c", part="Part 2", max_score=0.5, score=0, status="skipped", output="Not checked: x"),
 ]
 
 

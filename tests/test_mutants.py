@@ -1,0 +1,210 @@
+"""Known-wrong implementations: each must lose points in the check meant to catch it.
+
+A mutant is the reference notebooks with one plausible mistake written in. It is graded
+the way an instructor grades, with the reference present, so comparisons with the
+reference count too. None may reach full marks, and the check named for it must fail.
+"""
+
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.contract import REFERENCE_DIR
+from tests.conftest import GradingRun, run_grader
+
+pytestmark = pytest.mark.slow
+
+LINEAR, MLP, ACTIVATIONS = "01_linear_regression.ipynb", "02_iris_mlp.ipynb", "03_activations.ipynb"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """In ``notebook``, ``old`` (which occurs exactly once) becomes ``new``; ``caught_by`` must fail."""
+
+    notebook: str
+    old: str
+    new: str
+    caught_by: str
+
+
+MUTANTS = {
+    # model
+    "model_multiplies_elementwise": Mutant(LINEAR, "return xb @ weight + bias", "return xb * weight + bias",
+                                           "test_model_returns_one_prediction_per_row"),
+    "model_forgets_the_bias": Mutant(LINEAR, "return xb @ weight + bias", "return xb @ weight",
+                                     "test_model_is_xb_at_weight_plus_bias"),
+    "model_subtracts_the_bias": Mutant(LINEAR, "return xb @ weight + bias", "return xb @ weight - bias",
+                                       "test_model_is_xb_at_weight_plus_bias"),
+    # loss_fn
+    "loss_sums": Mutant(LINEAR, "return (input - target).pow(2).mean()", "return (input - target).pow(2).sum()",
+                        "test_loss_fn_is_the_mean_of_squared_differences"),
+    "loss_is_absolute": Mutant(LINEAR, "return (input - target).pow(2).mean()", "return (input - target).abs().mean()",
+                               "test_loss_fn_is_the_mean_of_squared_differences"),
+    "loss_forgets_to_square": Mutant(LINEAR, "return (input - target).pow(2).mean()", "return (input - target).mean()",
+                                     "test_loss_fn_is_the_mean_of_squared_differences"),
+    # sgd_step
+    "sgd_climbs_the_gradient": Mutant(LINEAR, "p -= learning_rate * p.grad", "p += learning_rate * p.grad",
+                                      "test_sgd_step_moves_each_parameter_against_its_gradient"),
+    "sgd_ignores_the_learning_rate": Mutant(LINEAR, "p -= learning_rate * p.grad", "p -= p.grad",
+                                            "test_sgd_step_moves_each_parameter_against_its_gradient"),
+    "sgd_keeps_gradients": Mutant(LINEAR, "            p.grad.zero_()\n", "",
+                                  "test_sgd_step_zeroes_gradients"),
+    "sgd_rebinds_instead_of_updating_in_place": Mutant(
+        LINEAR, "p -= learning_rate * p.grad", "p.data = p.data - learning_rate * p.grad",
+        "test_sgd_step_updates_in_place"),
+    # train_linear_regression
+    "linear_training_records_the_last_batch_only": Mutant(
+        LINEAR, "sgd_step([weight, bias], learning_rate)\n            total_loss += loss.item() * y_batch.size(0)",
+        "sgd_step([weight, bias], learning_rate)\n            total_loss = loss.item() * len(train_dl.dataset)",
+        "test_train_linear_regression_returns_epoch_mean_losses"),
+    "linear_training_averages_batch_means": Mutant(
+        LINEAR, "sgd_step([weight, bias], learning_rate)\n            total_loss += loss.item() * y_batch.size(0)",
+        "sgd_step([weight, bias], learning_rate)\n            total_loss += loss.item()",
+        "test_train_linear_regression_returns_epoch_mean_losses"),
+    "linear_training_skips_an_epoch": Mutant(
+        LINEAR, "    for _ in range(num_epochs):\n        total_loss = 0.0\n        for x_batch, y_batch in train_dl:\n            loss = loss_fn(model(x_batch, weight",
+        "    for _ in range(num_epochs - 1):\n        total_loss = 0.0\n        for x_batch, y_batch in train_dl:\n            loss = loss_fn(model(x_batch, weight",
+        "test_train_linear_regression_reproduces_the_lecture"),
+    # train_nn_regression
+    "nn_training_never_zeroes_gradients": Mutant(
+        LINEAR, "            optimizer.step()\n            optimizer.zero_grad()\n", "            optimizer.step()\n",
+        "test_train_nn_regression_reproduces_the_lecture"),
+    "nn_training_keeps_the_output_column": Mutant(
+        LINEAR, "loss = loss_fn(model(x_batch)[:, 0], y_batch)", "loss = loss_fn(model(x_batch), y_batch)",
+        "test_train_nn_regression_returns_epoch_mean_losses"),
+    # Model
+    "model_without_softmax": Mutant(MLP, "return torch.softmax(self.layer2(x), dim=1)", "return self.layer2(x)",
+                                    "test_model_output_rows_are_probability_distributions"),
+    "model_softmax_over_the_batch": Mutant(MLP, "return torch.softmax(self.layer2(x), dim=1)",
+                                           "return torch.softmax(self.layer2(x), dim=0)",
+                                           "test_model_output_rows_are_probability_distributions"),
+    "model_with_relu_hidden_layer": Mutant(MLP, "x = torch.sigmoid(self.layer1(x))", "x = torch.relu(self.layer1(x))",
+                                           "test_model_forward_is_softmax_of_layer2_of_sigmoid_of_layer1"),
+    "model_without_hidden_activation": Mutant(MLP, "x = torch.sigmoid(self.layer1(x))", "x = self.layer1(x)",
+                                              "test_model_forward_is_softmax_of_layer2_of_sigmoid_of_layer1"),
+    "model_with_a_wrong_layer_size": Mutant(MLP, "self.layer1 = nn.Linear(input_size, hidden_size)",
+                                            "self.layer1 = nn.Linear(input_size, hidden_size + 1)",
+                                            "test_model_has_layer1_and_layer2_of_the_given_sizes"),
+    # train_mlp
+    "mlp_training_counts_the_last_batch_only": Mutant(
+        MLP, "total_loss += loss.item() * y_batch.size(0)", "total_loss = loss.item() * num_examples",
+        "test_train_mlp_histories_are_epoch_averages"),
+    "mlp_training_averages_batch_means": Mutant(
+        MLP, "total_loss += loss.item() * y_batch.size(0)", "total_loss += loss.item()",
+        "test_train_mlp_histories_are_epoch_averages"),
+    "mlp_training_reports_correct_counts": Mutant(
+        MLP, "accuracy_hist.append(total_correct / num_examples)", "accuracy_hist.append(total_correct)",
+        "test_train_mlp_histories_are_epoch_averages"),
+    "mlp_training_never_zeroes_gradients": Mutant(
+        MLP, "            optimizer.step()\n            optimizer.zero_grad()\n", "            optimizer.step()\n",
+        "test_train_mlp_matches_the_reference"),
+    "mlp_training_never_steps": Mutant(MLP, "            optimizer.step()\n", "",
+                                       "test_train_mlp_reaches_90_percent_test_accuracy"),
+    # accuracy
+    "accuracy_returns_a_tensor": Mutant(MLP, "return (torch.argmax(pred, dim=1) == y).float().mean().item()",
+                                        "return (torch.argmax(pred, dim=1) == y).float().mean()",
+                                        "test_accuracy_is_the_fraction_of_correct_argmax_predictions"),
+    "accuracy_counts_instead_of_averaging": Mutant(
+        MLP, "return (torch.argmax(pred, dim=1) == y).float().mean().item()",
+        "return (torch.argmax(pred, dim=1) == y).float().sum().item()",
+        "test_accuracy_is_the_fraction_of_correct_argmax_predictions"),
+    # saving and loading
+    "save_parameters_saves_the_whole_model": Mutant(MLP, "torch.save(model.state_dict(), path)", "torch.save(model, path)",
+                                                    "test_save_parameters_writes_a_state_dict_that_loads_weights_only"),
+    "load_parameters_returns_an_untrained_model": Mutant(
+        MLP, "    model.load_state_dict(torch.load(path, weights_only=True))\n", "",
+        "test_load_parameters_reads_parameters_saved_by_the_grader"),
+    "load_model_builds_a_new_model": Mutant(MLP, "return torch.load(path, weights_only=False)", "return Model(4, 16, 3)",
+                                            "test_save_model_then_load_model_predicts_the_same"),
+    # sigmoid
+    "sigmoid_of_minus_z": Mutant(ACTIVATIONS, "return torch.where(positive, 1 / (1 + e), e / (1 + e))",
+                                 "return torch.where(positive, e / (1 + e), 1 / (1 + e))",
+                                 "test_elementwise_activation_equals_its_formula[sigmoid]"),
+    "sigmoid_that_overflows": Mutant(ACTIVATIONS, "return torch.where(positive, 1 / (1 + e), e / (1 + e))",
+                                     "return 1 / (1 + torch.exp(-z))",
+                                     "test_activation_is_right_and_finite_for_large_inputs[float32-sigmoid]"),
+    "sigmoid_calls_the_builtin": Mutant(ACTIVATIONS, "return torch.where(positive, 1 / (1 + e), e / (1 + e))",
+                                        "return torch.sigmoid(z)", "test_activation_is_written_from_scratch[sigmoid]"),
+    # tanh
+    "tanh_by_the_wrong_identity": Mutant(ACTIVATIONS, "return 2 * sigmoid(2 * z) - 1", "return 2 * sigmoid(z) - 1",
+                                         "test_tanh_is_two_sigmoid_of_2z_minus_one"),
+    "tanh_with_the_wrong_sign": Mutant(ACTIVATIONS, "return 2 * sigmoid(2 * z) - 1", "return 1 - 2 * sigmoid(2 * z)",
+                                       "test_elementwise_activation_equals_its_formula[tanh]"),
+    "tanh_calls_the_builtin": Mutant(ACTIVATIONS, "return 2 * sigmoid(2 * z) - 1", "return torch.nn.Tanh()(z)",
+                                     "test_activation_is_written_from_scratch[tanh]"),
+    # softmax
+    "softmax_without_the_max_shift": Mutant(ACTIVATIONS, "shifted = z - z.amax(dim=dim, keepdim=True).detach()",
+                                            "shifted = z", "test_activation_is_right_and_finite_for_large_inputs[float32-softmax]"),
+    "softmax_with_a_global_sum": Mutant(ACTIVATIONS, "return e / e.sum(dim=dim, keepdim=True)", "return e / e.sum()",
+                                        "test_softmax_slices_sum_to_one"),
+    "softmax_over_the_last_dimension_always": Mutant(
+        ACTIVATIONS, "shifted = z - z.amax(dim=dim, keepdim=True).detach()\n    e = torch.exp(shifted)\n    return e / e.sum(dim=dim, keepdim=True)",
+        "shifted = z - z.amax(dim=-1, keepdim=True).detach()\n    e = torch.exp(shifted)\n    return e / e.sum(dim=-1, keepdim=True)",
+        "test_softmax_equals_torch_softmax"),
+    "softmax_calls_the_builtin": Mutant(ACTIVATIONS, "return e / e.sum(dim=dim, keepdim=True)",
+                                        "return torch.nn.functional.softmax(z, dim)",
+                                        "test_activation_is_written_from_scratch[softmax]"),
+    # relu
+    "relu_that_leaks": Mutant(ACTIVATIONS, "return torch.where(z > 0, z, torch.zeros_like(z))",
+                              "return torch.where(z > 0, z, 0.01 * z)", "test_elementwise_activation_equals_its_formula[relu]"),
+    "relu_through_numpy": Mutant(ACTIVATIONS, "return torch.where(z > 0, z, torch.zeros_like(z))",
+                                 "import numpy\n    return torch.from_numpy(numpy.maximum(z.detach().numpy(), 0))",
+                                 "test_relu_gradient_is_one_for_positive_and_zero_for_negative_inputs"),
+}
+
+
+def mutant_submission(mutant: Mutant, directory: Path) -> Path:
+    """The reference notebooks with the mutant's change written in."""
+    shutil.copytree(REFERENCE_DIR, directory)
+    path = directory / mutant.notebook
+    notebook = nbformat.read(path, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert sum(cell.source.count(mutant.old) for cell in code) == 1, f"{mutant.old!r} must occur once"
+    for cell in code:
+        cell.source = cell.source.replace(mutant.old, mutant.new)
+    nbformat.write(notebook, path)
+    return directory
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_mutant_changes_exactly_one_place(name, tmp_path):
+    """Each mutant's text occurs once in the reference's code cells, so it mutates what it says."""
+    mutant_submission(MUTANTS[name], tmp_path / "submission")
+
+
+@pytest.fixture(scope="module")
+def mutant_runs(tmp_path_factory) -> dict[str, GradingRun]:
+    """Every mutant graded with the reference present, two at a time."""
+    root = tmp_path_factory.mktemp("mutants")
+
+    def grade(name: str) -> GradingRun:
+        submission = mutant_submission(MUTANTS[name], root / name / "submission")
+        return run_grader(submission, root / name / "results.json")
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(MUTANTS, pool.map(grade, MUTANTS)))
+
+
+def test_there_are_at_least_thirty_mutants():
+    """The suite covers every graded name with at least thirty known-wrong implementations."""
+    assert len(MUTANTS) >= 30
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_mutant_loses_points(name, mutant_runs):
+    """The mutant does not reach full marks."""
+    results = mutant_runs[name].results
+    assert results["score"] < results["max_score"], name
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_mutant_is_caught_by_its_check(name, mutant_runs):
+    """The check meant to catch the mutant fails on it."""
+    catcher = MUTANTS[name].caught_by
+    by_test = {t["test"]: t for t in mutant_runs[name].results["tests"]}
+    assert catcher in by_test, sorted(by_test)
+    assert by_test[catcher]["score"] < by_test[catcher]["max_score"], by_test[catcher]
