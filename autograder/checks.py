@@ -34,8 +34,9 @@ def expect_mlp_state(built: dict, sizes: dict[str, int]) -> dict[str, torch.Tens
     return built["state"]
 
 
-def assert_close(actual: torch.Tensor, expected: torch.Tensor, what: str, **tolerances: float) -> None:
+def assert_close(actual: object, expected: object, what: str, **tolerances: float) -> None:
     """``torch.testing.assert_close`` with ``what`` (the property) above its report of the differences."""
-    torch.testing.assert_close(
-        actual, expected, msg=lambda report: f"{what}\n{report}", **tolerances
-    )
+    try:
+        torch.testing.assert_close(actual, expected, msg=lambda report: f"{what}\n{report}", **tolerances)
+    except TypeError as error:  # e.g. None where a tensor was expected: still the student's answer
+        raise AssertionError(f"{what}\n{error}") from None

@@ -122,6 +122,14 @@ def model_outputs(submission: Submission, X: torch.Tensor) -> dict[str, object]:
     return {"type": type(model).__name__, "state": state_of(model), "output": outputs(model, X)}
 
 
+@probe("Model.forward")
+def model_outputs_with_state(submission: Submission, state: dict[str, torch.Tensor], X: torch.Tensor) -> object:
+    """The outputs on ``X`` of a ``Model(4, 16, 3)`` given the parameters ``state``."""
+    model = submission.Model(**IRIS_SIZES)
+    model.load_state_dict(state)
+    return outputs(model, X)
+
+
 @probe("accuracy")
 def accuracy_of_scores(submission: Submission, scores: torch.Tensor, labels: torch.Tensor) -> object:
     """``accuracy`` of a model whose outputs are ``scores`` themselves."""

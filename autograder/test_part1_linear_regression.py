@@ -5,7 +5,7 @@ PYTEST_DONT_REWRITE: a failed check shows its own message to the student, not py
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograder import probes, strategies
@@ -160,6 +160,49 @@ def test_train_linear_regression_matches_the_reference(student, reference, learn
     """train_linear_regression gives the reference's loss history and parameters for any seed, rate and batch size."""
     setup = {"seed": seed, "batch_size": batch_size, "learning_rate": learning_rate, "num_epochs": 3}
     run, expected = (s.run(probes.linear_regression_run, **setup) for s in (student, reference))
+    history = expect_float_list(run["history"], 3, "the loss history")
+    what = f"With seed {seed}, learning rate {learning_rate} and batch size {batch_size}, "
+    assert_close(torch.tensor(history), torch.tensor(expected["history"]), what + "the loss history should match the reference's.")
+    assert_close(run["final"], expected["final"], what + "the final parameters should match the reference's.")
+
+
+@pytest.mark.points(0.5)
+@given(inputs=linear_inputs())
+def test_model_matches_the_reference(student, reference, inputs):
+    """model gives the reference's predictions on generated inputs."""
+    out = expect_tensor(student.model(*inputs), "model")
+    assert_close(out, reference.model(*inputs), "model should predict what the reference predicts.")
+
+
+@pytest.mark.points(0.5)
+@given(pair=strategies.shapes(min_dims=1).flatmap(
+    lambda shape: st.tuples(strategies.float_tensors(shape=shape), strategies.float_tensors(shape=shape))))
+def test_loss_fn_matches_the_reference(student, reference, pair):
+    """loss_fn gives the reference's loss on generated predictions and targets."""
+    prediction, target = (t.to(pair[0].dtype) for t in pair)
+    loss = expect_tensor(student.loss_fn(prediction, target), "loss_fn")
+    assert_close(loss, reference.loss_fn(prediction, target), "loss_fn should give the reference's loss.")
+
+
+@pytest.mark.points(0.5)
+@given(values=st.lists(strategies.float_tensors(shape=strategies.shapes(min_dims=1), dtype=torch.float32), min_size=1, max_size=3),
+       learning_rate=st.sampled_from([0.0, 0.001, 0.1, 1.0]))
+def test_sgd_step_matches_the_reference(student, reference, values, learning_rate):
+    """sgd_step leaves parameters and gradients as the reference does, for any values and learning rate."""
+    grads = [value.flip(list(range(value.dim()))) for value in values]
+    after, expected = (s.run(probes.sgd_step_update, values=values, grads=grads, learning_rate=learning_rate)
+                       for s in (student, reference))
+    assert_close(after["values"], expected["values"], "sgd_step should update the parameters as the reference does.")
+    assert_close(after["grads"], expected["grads"], "sgd_step should leave the gradients as the reference does.")
+
+
+@pytest.mark.points(0.5)
+@given(learning_rate=st.sampled_from([0.001, 0.01, 0.1]), batch_size=st.integers(1, 10), seed=st.integers(0, 2**16))
+@settings(max_examples=10)
+def test_train_nn_regression_matches_the_reference(student, reference, learning_rate, batch_size, seed):
+    """train_nn_regression gives the reference's loss history and parameters for any seed, rate and batch size."""
+    setup = {"seed": seed, "replay_epochs": 0, "batch_size": batch_size, "learning_rate": learning_rate, "num_epochs": 3}
+    run, expected = (s.run(probes.nn_regression_run, **setup) for s in (student, reference))
     history = expect_float_list(run["history"], 3, "the loss history")
     what = f"With seed {seed}, learning rate {learning_rate} and batch size {batch_size}, "
     assert_close(torch.tensor(history), torch.tensor(expected["history"]), what + "the loss history should match the reference's.")

@@ -11,7 +11,7 @@ from torch import nn
 
 from autograder import probes, strategies
 from autograder.checks import assert_close, expect_float_list, expect_mlp_state, expect_tensor
-from autograder.data import IRIS_SIZES, iris_split, mlp_probabilities, trusted_accuracy
+from autograder.data import IRIS_SIZES, iris_split, mlp_parameter_shapes, mlp_probabilities, trusted_accuracy
 
 pytestmark = pytest.mark.part("Part 2: the Iris MLP")
 
@@ -119,3 +119,23 @@ def test_train_mlp_matches_the_reference(student, reference):
     loss_hist, accuracy_hist = expect_histories(run["histories"], 5)
     assert_close(torch.tensor(loss_hist), torch.tensor(expected["histories"][0]), "loss_hist should match the reference's.")
     assert_close(torch.tensor(accuracy_hist), torch.tensor(expected["histories"][1]), "accuracy_hist should match the reference's.")
+
+
+@pytest.mark.points(0.5)
+@given(seed=st.integers(0, 2**16), X=iris_inputs)
+def test_model_forward_matches_the_reference(student, reference, seed, X):
+    """Given the same parameters, Model's outputs are the reference Model's."""
+    generator = torch.Generator().manual_seed(seed)
+    state = {name: torch.randn(shape, generator=generator) for name, shape in mlp_parameter_shapes(**IRIS_SIZES).items()}
+    out, expected = (s.run(probes.model_outputs_with_state, state=state, X=X) for s in (student, reference))
+    assert_close(expect_tensor(out, "Model's forward"), expected, "With the same parameters, Model should output what the reference's does.")
+
+
+@pytest.mark.points(0.5)
+@given(scores=strategies.float_tensors(shape=st.tuples(st.integers(1, 12), st.just(3)), dtype=torch.float32),
+       data=st.data())
+def test_accuracy_matches_the_reference(student, reference, scores, data):
+    """accuracy gives the reference's value on generated scores and labels."""
+    labels = torch.tensor(data.draw(st.lists(st.integers(0, 2), min_size=len(scores), max_size=len(scores))))
+    result, expected = (s.run(probes.accuracy_of_scores, scores=scores, labels=labels) for s in (student, reference))
+    assert result == pytest.approx(expected), f"accuracy should be {expected}, as the reference says; got {result}."

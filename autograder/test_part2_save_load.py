@@ -86,3 +86,13 @@ def test_load_parameters_reads_parameters_saved_by_the_grader(student, X_test, r
         "load_parameters should build Model(input_size, hidden_size, output_size) "
         "and load the file's parameters into it.",
     )
+
+
+@pytest.mark.points(0.5)
+def test_load_parameters_matches_the_reference(student, reference, X_test, random_state):
+    """load_parameters on a file the grader wrote gives the reference's predictions."""
+    file = io.BytesIO()
+    torch.save(random_state, file)
+    result, expected = (s.run(probes.load_parameters_from_file, file=file.getvalue(), X=X_test) for s in (student, reference))
+    assert_close(expect_tensor(result["output"], "the model from load_parameters"), expected["output"],
+                 "The model from load_parameters should predict what the reference's does.")

@@ -249,3 +249,13 @@ def test_activation_gradient_equals_pytorchs(student, from_scratch, name, z):
     (BUILTINS[name](expected) * weights).sum().backward()
     assert_close(result["grad"], expected.grad, f"The gradient of {name}(z) should equal that of PyTorch's own.",
                  rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.points(0.5)
+@pytest.mark.parametrize("name", ACTIVATIONS)
+@given(z=strategies.float_tensors(shape=strategies.shapes(min_dims=1)))
+def test_activation_matches_the_reference(student, reference, from_scratch, name, z):
+    """The activation gives the reference's values on generated tensors."""
+    from_scratch(name)
+    out = expect_tensor(getattr(student, name)(z), name)
+    assert_close(out, getattr(reference, name)(z), f"{name} should give the reference's values.")
