@@ -231,6 +231,14 @@ def activation_and_its_input(submission: Submission, name: str, z: torch.Tensor)
     return {"output": output, "input_after": z, "original": original}
 
 
+@probe("{name}")
+def activation_on_a_strided_view(submission: Submission, name: str, z: torch.Tensor) -> object:
+    """The activation of a non-contiguous view holding the same values as ``z`` (every other
+    element of ``z`` repeated along its last dimension); views cannot cross the boundary."""
+    view = z.repeat_interleave(2, dim=-1)[..., ::2]
+    return getattr(submission, name)(view)
+
+
 class TorchCallRecorder(TorchFunctionMode):
     """Records the qualified name of every torch function and Tensor method called while active."""
 

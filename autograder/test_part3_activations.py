@@ -259,3 +259,13 @@ def test_activation_matches_the_reference(student, reference, from_scratch, name
     from_scratch(name)
     out = expect_tensor(getattr(student, name)(z), name)
     assert_close(out, getattr(reference, name)(z), f"{name} should give the reference's values.")
+
+
+@pytest.mark.points(0.5)
+@pytest.mark.parametrize("name", ACTIVATIONS)
+@given(z=strategies.float_tensors(shape=strategies.shapes(min_dims=1)))
+def test_activation_handles_non_contiguous_tensors(student, from_scratch, name, z):
+    """On a non-contiguous view (a strided slice) the activation gives the same values as on a plain tensor."""
+    from_scratch(name)
+    out = expect_tensor(student.run(probes.activation_on_a_strided_view, name=name, z=z), name)
+    assert_close(out, BUILTINS[name](z), f"{name} should work on non-contiguous tensors (views, slices) too.")
