@@ -41,8 +41,6 @@ def encode(value: object, depth: int = 0) -> object:
         return {TENSOR: (dtype_name, list(array.shape), array.tobytes())}
     if isinstance(value, np.generic) and value.dtype.kind in "biuf":
         return encode(value.item(), depth + 1)
-    if isinstance(value, bool):
-        return bool(value)
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):

@@ -12,8 +12,6 @@ from types import TracebackType
 from autograder.isolation import StudentCodeFailed
 from autograder.notebook import SubmissionError
 
-STUDENT_CODE_RAISED = "Your code raised"
-
 
 def notes(error: BaseException) -> str:
     """Hypothesis attaches the falsifying example as exception notes; keep them."""
@@ -61,7 +59,7 @@ def describe(error: BaseException, cell_filenames: set[str]) -> str | None:
     if frames:
         where = "".join(traceback.format_list(frames))
         message = f"{type(error).__name__}: {error}"
-        return f"{STUDENT_CODE_RAISED} {message}\nWhere, in your notebook:\n{where}{notes(error)}".rstrip()
+        return f"Your code raised {message}\nWhere, in your notebook:\n{where}{notes(error)}".rstrip()
     if isinstance(error, AssertionError):
         return f"{error}{notes(error)}"
     import pytest  # here, not above: the worker uses this module and need not import pytest
