@@ -6,7 +6,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, Phase, settings
 
-from autograder.contract import REFERENCE_DIR, RELEASE_DIR, REPO_ROOT
+from autograder.contract import PARTS, REFERENCE_DIR, RELEASE_DIR, REPO_ROOT
 from autograder.feedback import describe
 from autograder.isolation import Limits, RemoteSubmission, Sandbox, StudentCodeFailed, Worker, find_sandbox, no_sandbox
 from autograder.report import Outcome, score_table, write_results
@@ -31,6 +31,8 @@ STUBS = pytest.StashKey[dict[str, list]]()
 SUBMISSIONS = pytest.StashKey[dict[str, RemoteSubmission]]()
 SANDBOX = pytest.StashKey[Sandbox]()
 WORKERS = pytest.StashKey[list[Worker]]()
+# Figures for the student's feedback report (results.json's ``extra_data``), e.g. their training curves.
+EXTRA_DATA = pytest.StashKey[dict[str, object]]()
 INTERNAL_ERROR = "Internal error in the grader, not in your code; please tell your instructor:\n"
 
 
@@ -46,6 +48,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "checks that compare with it are skipped where it is absent",
     )
     group.addoption("--results", type=Path, default=None, help="write the grades to this results.json")
+    group.addoption(
+        "--part", action="append", choices=sorted(PARTS), default=None,
+        help="grade only this part (repeat for several; default: every part)",
+    )
     group.addoption(
         "--device", choices=("auto", "cpu", "cuda"), default="auto",
         help="where to train the MLP: auto is the GPU when one is present, else the CPU",
@@ -65,7 +71,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Registered here rather than in pyproject.toml, so that an installed copy of the package grades too.
+    config.addinivalue_line("markers", "points(n): the points a graded test is worth")
+    config.addinivalue_line("markers", "part(title): the part of the assignment a graded test module belongs to")
     config.stash[OUTCOMES] = {}
+    config.stash[EXTRA_DATA] = {}
     config.stash[STUBS] = {}
     config.stash[WORKERS] = []
     # The reference solutions, and the git history that holds them too.
@@ -134,6 +144,12 @@ def device(pytestconfig: pytest.Config) -> torch.device:
     return torch.device(choice)
 
 
+@pytest.fixture
+def extra_data(pytestconfig: pytest.Config) -> dict[str, object]:
+    """Figures kept for the student's feedback report, written to results.json's ``extra_data``."""
+    return pytestconfig.stash[EXTRA_DATA]
+
+
 @pytest.fixture(autouse=True)
 def seeded() -> None:
     """Every graded test starts from the same random state, so every run gives the same score."""
@@ -160,6 +176,19 @@ def behaviour_of(item: pytest.Item) -> str:
     title = doc.strip().splitlines()[0]
     callspec = getattr(item, "callspec", None)
     return f"{title} [{callspec.id}]" if callspec else title
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    chosen = config.getoption("part")
+    kept, deselected = [], []
+    for item in items:
+        part = marker_arg(item, "part")
+        if part not in PARTS:
+            raise pytest.UsageError(f"{item.nodeid} is marked part({part!r}), which autograder/contract.py's PARTS lacks")
+        (kept if chosen is None or part in chosen else deselected).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -220,4 +249,4 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         worker.stop()
     path = session.config.getoption("results")
     if path is not None:
-        write_results(path, list(session.config.stash[OUTCOMES].values()))
+        write_results(path, list(session.config.stash[OUTCOMES].values()), session.config.stash[EXTRA_DATA])

@@ -1,5 +1,6 @@
 """The graded API: which notebook must define which names, and where the notebooks live."""
 
+from dataclasses import dataclass
 from pathlib import Path
 
 ASSIGNMENT_ID = "pytorch_nn"
@@ -36,4 +37,24 @@ GRADED_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
 
 NOTEBOOK_OF: dict[str, str] = {
     name: notebook for notebook, names in GRADED_NAMES.items() for name in names
+}
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of the assignment: the notebook it grades and the nbgrader grade cell holding its points."""
+
+    title: str  # as the score table prints it, and as each test module's ``pytest.mark.part`` names it
+    notebook: str
+    grade_cell: str  # the grade_id of the part's locked grade cell in that notebook
+
+
+PARTS: dict[str, Part] = {
+    part.title: part
+    for part in (
+        Part("Part 1: linear regression", "01_linear_regression.ipynb", "checks_linear_regression"),
+        Part("Part 2: the Iris MLP", "02_iris_mlp.ipynb", "checks_iris_mlp"),
+        Part("Part 2: saving and loading", "02_iris_mlp.ipynb", "checks_saving_and_loading"),
+        Part("Part 3: activation functions", "03_activations.ipynb", "checks_activations"),
+    )
 }

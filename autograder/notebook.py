@@ -103,8 +103,10 @@ def load_notebook(path: Path, module_name: str, cell_prefix: str = "") -> Notebo
     try:
         cells = code_cells(path)
     except Exception as error:  # broken JSON, or nbformat's several error types
-        loaded.problems.append(f"{path.name} could not be read as a notebook: {error}")
-        return loaded
+        raise SubmissionError(
+            f"{path.name} could not be read as a notebook ({type(error).__name__}: {error}), so nothing in it "
+            "can be graded. Open it in Jupyter to see whether it is damaged, or submit it again."
+        ) from None
     for index, cell_source in cells:
         filename = f"{cell_prefix}{path.name}, cell {index}"
         # IPython syntax (%magic, !shell) becomes plain Python calls, which are then skipped.
@@ -159,7 +161,11 @@ class Submission:
             module_name = f"{self.label}_{path.stem}"
             # The student's cells are named as the student sees them; any other submission's are labelled.
             prefix = "" if self.label == "student" else f"[{self.label}] "
-            self._notebooks[notebook_name] = load_notebook(path, module_name, prefix)
+            try:
+                self._notebooks[notebook_name] = load_notebook(path, module_name, prefix)
+            except SubmissionError as error:
+                self.unloadable[notebook_name] = str(error)
+                raise
         return self._notebooks[notebook_name]
 
     def __repr__(self) -> str:

@@ -44,8 +44,8 @@ def score_table(outcomes: list[Outcome]) -> str:
     return "\n".join(lines)
 
 
-def results_json(outcomes: list[Outcome]) -> dict:
-    """The outcomes in Gradescope's autograder ``results.json`` schema."""
+def results_json(outcomes: list[Outcome], extra_data: dict[str, object] | None = None) -> dict:
+    """The outcomes in Gradescope's autograder ``results.json`` schema; ``extra_data`` is kept as is."""
     return {
         "score": sum(o.score for o in outcomes),
         "max_score": sum(o.max_score for o in outcomes),
@@ -61,13 +61,18 @@ def results_json(outcomes: list[Outcome]) -> dict:
             }
             for o in outcomes
         ],
+        "extra_data": extra_data or {},
     }
 
 
-def write_results(path: Path, outcomes: list[Outcome]) -> None:
+def write_results(path: Path, outcomes: list[Outcome], extra_data: dict[str, object] | None = None) -> None:
     """Write ``results.json`` atomically: a reader sees the old file or the whole new one."""
-    path = Path(path)
+    write_atomically(Path(path), json.dumps(results_json(outcomes, extra_data), indent=2))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader, or a crash, sees the old file or the whole new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
-        json.dump(results_json(outcomes), handle, indent=2)
+        handle.write(text)
     os.replace(handle.name, path)

@@ -54,7 +54,7 @@ def serve(channel) -> None:
     """Answer requests on ``channel`` until it closes."""
     from autograder import probes
     from autograder.codec import decode, encode
-    from autograder.notebook import Submission
+    from autograder.notebook import Submission, SubmissionError
 
     settings = channel.receive()
     if hasattr(os, "setsid"):
@@ -77,7 +77,10 @@ def serve(channel) -> None:
     # which notebook hangs or crashes at load and start a new worker without it.
     for name in sorted(settings["notebooks"]):
         channel.send(("loading", name))
-        submission.notebook(name)
+        try:
+            submission.notebook(name)
+        except SubmissionError:
+            pass  # unreadable: each check that needs it says so
     channel.send(("ready", os.getpid()))
     for kind, name, payload in channel:
         try:

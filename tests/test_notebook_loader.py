@@ -63,11 +63,13 @@ def test_ipython_magics_are_skipped(notebook_path):
     assert "relu" in loaded.namespace and loaded.problems == []
 
 
-def test_an_unreadable_notebook_is_reported(notebook_path):
-    """A file that is not notebook JSON gives a problem, not an exception."""
-    notebook_path.write_text("{ this is not json")
-    loaded = load_notebook(notebook_path, "loader_test_unreadable")
-    assert loaded.problems and "could not be read as a notebook" in loaded.problems[0]
+def test_an_unreadable_notebook_is_named_each_time_it_is_needed(tmp_path):
+    """A file that is not notebook JSON raises SubmissionError saying so, on every request for its names."""
+    (tmp_path / "03_activations.ipynb").write_text("{ this is not json")
+    submission = Submission(tmp_path, "student")
+    for _ in range(2):
+        with pytest.raises(SubmissionError, match="03_activations.ipynb could not be read as a notebook"):
+            submission.relu
 
 
 def test_a_missing_notebook_is_named(tmp_path):

@@ -1,0 +1,96 @@
+"""``python -m autograder``: check a notebook, grade one submission, grade a class, build a Gradescope bundle."""
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, PARTS, REFERENCE_DIR
+from autograder.launch import grader_command
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    check = commands.add_parser(
+        "check", help="grade a notebook, or a folder of notebooks, and print the checks (for students)",
+        description="Grade one notebook (only its parts) or a folder of them. Options after the path "
+        "go to pytest, e.g. -x or -k softmax.")
+    check.add_argument("path", type=Path)
+
+    grade = commands.add_parser(
+        "grade", help="grade one submission folder into a results.json (what Gradescope runs)",
+        description="Grade one submission folder. Options after the folder go to the grader, "
+        "e.g. --results FILE, --reference DIR, --device cpu.")
+    grade.add_argument("submission", type=Path)
+
+    grade_all = commands.add_parser(
+        "grade-all", help="grade every submission in nbgrader's submitted/ folder",
+        description="Grade every <student>/<assignment>/ folder under DIR, in parallel; a re-run grades only "
+        "what is new or changed. Writes OUT/<student>/results.json and feedback.html, and OUT/grades.csv.")
+    grade_all.add_argument("submitted", type=Path, metavar="DIR", help="nbgrader's submitted/ folder")
+    grade_all.add_argument("--out", type=Path, required=True, help="folder for the results")
+    grade_all.add_argument("--assignment", default=ASSIGNMENT_ID, help="the assignment's folder name (default: %(default)s)")
+    grade_all.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: one per core)")
+    grade_all.add_argument("--regrade", action="store_true", help="grade every submission again, changed or not")
+    grade_all.add_argument("--reference", type=Path, default=REFERENCE_DIR, help="the reference notebooks (default: %(default)s)")
+    grade_all.add_argument("--gradebook", metavar="DB_URL",
+                           help="also write the grades into this nbgrader gradebook, e.g. sqlite:///gradebook.db")
+    grade_all.add_argument("--feedback", type=Path, metavar="FEEDBACK_DIR",
+                           help="also write each notebook's feedback where `nbgrader release_feedback` takes it "
+                           "(the course's feedback/ folder)")
+
+    bundle = commands.add_parser("gradescope", help="build a Gradescope autograder bundle (a .zip)")
+    bundle.add_argument("--out", type=Path, default=Path("gradescope_autograder.zip"), help="default: %(default)s")
+
+    args, passed_on = parser.parse_known_args(argv)
+    if passed_on and args.command not in ("check", "grade"):
+        parser.error(f"unrecognized arguments: {' '.join(passed_on)}")
+    if args.command == "check":
+        return run_check(args.path, passed_on)
+    if args.command == "grade":
+        return subprocess.call(grader_command(notebooks_folder(args.submission), None, *passed_on))
+    if args.command == "grade-all":
+        from autograder.classroom import grade_class
+
+        return grade_class(args.submitted, args.out, args.reference, args.assignment, args.jobs, args.regrade,
+                           args.gradebook, args.feedback)
+    from autograder.gradescope import build_bundle
+
+    build_bundle(args.out)
+    print(f"Wrote {args.out}: upload it as the autograder of a Gradescope programming assignment.")
+    return 0
+
+
+def run_check(path: Path, passed_on: list[str]) -> int:
+    """Grade a notebook (only its parts) or a folder, printing pytest's report and the score table."""
+    if path.suffix == ".ipynb":
+        if path.name not in GRADED_NAMES:
+            print(f"{path.name} is not one of this assignment's notebooks ({', '.join(GRADED_NAMES)}); "
+                  "keep the file name you were given.", file=sys.stderr)
+            return 4
+        if not path.is_file():
+            print(f"There is no notebook at {path}.", file=sys.stderr)
+            return 4
+        parts = [option for title, part in PARTS.items() if part.notebook == path.name for option in ("--part", title)]
+        return subprocess.call(grader_command(path.parent, None, *parts, *passed_on))
+    if not path.is_dir():
+        print(f"There is no notebook or folder at {path}.", file=sys.stderr)
+        return 4
+    return subprocess.call(grader_command(notebooks_folder(path), None, *passed_on))
+
+
+def notebooks_folder(folder: Path) -> Path:
+    """``folder``, or the shallowest folder inside it holding one of the assignment's notebooks.
+
+    An upload often arrives wrapped in a folder of its own (a zip of the assignment folder).
+    """
+    if any((folder / name).is_file() for name in GRADED_NAMES):
+        return folder
+    found = sorted((p.parent for name in GRADED_NAMES for p in folder.rglob(name)), key=lambda p: len(p.parts))
+    return found[0] if found else folder
+
+
+if __name__ == "__main__":
+    sys.exit(main())

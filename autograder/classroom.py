@@ -1,0 +1,235 @@
+"""Grading a whole class: every collected submission, in parallel, resumable, into one folder of results.
+
+The input is nbgrader's ``submitted/`` folder (``<student>/<assignment>/*.ipynb``). Each
+submission is graded by its own grading run (``pytest`` on the package, see ``launch.py``),
+which starts its own worker for the student's code; several run at once, one per core.
+Each finished grade is written at once, with a fingerprint of what was graded, so an
+interrupted run loses nothing finished and a re-run grades only what is new or changed.
+"""
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from autograder.contract import ASSIGNMENT_ID, PARTS
+from autograder.launch import COMPLETED, GRADER_FILES, PACKAGE_DIR, grader_command
+from autograder.report import write_atomically
+from autograder.student_report import render
+
+RESULTS = "results.json"
+FINGERPRINT = "fingerprint.txt"
+LOG = "grading.log"
+FEEDBACK = "feedback.html"
+# What nbgrader's release_feedback needs beside each feedback page, copied from the submission.
+NBGRADER_SUBMISSION_FILES = ("timestamp.txt", "submission_secret.txt")
+
+
+@dataclass
+class Graded:
+    """One student's grade: results.json's contents, or why there are none."""
+
+    student_id: str
+    results: dict | None
+    problem: str = ""  # why ``results`` is None
+
+
+def fingerprint(submission: Path, reference: Path) -> str:
+    """A digest of everything a grade depends on: the submission, the reference and the grader's code."""
+    digest = hashlib.sha256()
+    for label, root, files in (("submission", submission, files_under(submission)),
+                               ("reference", reference, files_under(reference)),
+                               ("grader", PACKAGE_DIR, GRADER_FILES)):
+        for path in files:
+            digest.update(f"{label}/{path.relative_to(root).as_posix()}\0".encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def files_under(folder: Path) -> list[Path]:
+    """Every file under ``folder``, sorted; none if it is not a folder."""
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+
+
+class ClassGrader:
+    """Grades the submissions under ``submitted`` into ``out``, ``jobs`` at a time."""
+
+    def __init__(self, submitted: Path, out: Path, reference: Path, assignment: str = ASSIGNMENT_ID,
+                 jobs: int | None = None, grader_options: tuple[str, ...] = ()) -> None:
+        self.submitted, self.out, self.reference, self.assignment = submitted, out, reference, assignment
+        self.jobs = jobs or os.cpu_count() or 1
+        self.grader_options = grader_options
+        self._running: set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
+
+    def students(self) -> list[str]:
+        """Every student with a folder in ``submitted``, sorted."""
+        return sorted(p.name for p in self.submitted.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    def is_up_to_date(self, student_id: str) -> bool:
+        """Whether this student's results were made from exactly the files there now."""
+        recorded = self.out / student_id / FINGERPRINT
+        return (recorded.is_file() and (self.out / student_id / RESULTS).is_file()
+                and recorded.read_text() == fingerprint(self.submitted / student_id / self.assignment, self.reference))
+
+    def grade(self, regrade: bool = False, progress: bool = True) -> tuple[list[str], list[Graded]]:
+        """Grade what is new or changed (everything with ``regrade``); return who was graded, and every grade."""
+        students = self.students()
+        todo = [s for s in students if regrade or not self.is_up_to_date(s)]
+        with ThreadPoolExecutor(self.jobs) as pool, tqdm(total=len(todo), unit="submission", disable=not progress,
+                                                          desc=f"grading ({self.jobs} at a time)") as bar:
+            futures = [pool.submit(self.grade_one, student_id) for student_id in todo]
+            try:
+                for future in as_completed(futures):
+                    future.result()
+                    bar.update()
+            except KeyboardInterrupt:
+                for future in futures:
+                    future.cancel()
+                self.interrupt_running()
+                raise
+        return todo, [self.load(s) for s in students]
+
+    def grade_one(self, student_id: str) -> None:
+        """Grade one submission in a grading run of its own; keep its results only if the run completed."""
+        submission = self.submitted / student_id / self.assignment
+        folder = self.out / student_id
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in (FINGERPRINT, RESULTS):
+            (folder / name).unlink(missing_ok=True)
+        digest = fingerprint(submission, self.reference)
+        command = grader_command(submission, folder / RESULTS, "--reference", str(self.reference),
+                                 *self.grader_options)
+        with open(folder / LOG, "w") as log:
+            # A session of its own: Ctrl-C reaches only this process, which then stops the run cleanly.
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                       start_new_session=True)
+            with self._lock:
+                self._running.add(process)
+            returncode = process.wait()
+            with self._lock:
+                self._running.discard(process)
+        if returncode in COMPLETED and (folder / RESULTS).is_file():
+            write_atomically(folder / FINGERPRINT, digest)
+        else:
+            # An interrupted or broken run may have written partial results; they are not a grade.
+            (folder / RESULTS).unlink(missing_ok=True)
+
+    def interrupt_running(self) -> None:
+        """Stop the grading runs in progress as Ctrl-C would, so each stops its worker first."""
+        with self._lock:
+            running = list(self._running)
+        for process in running:
+            process.send_signal(signal.SIGINT)
+        for process in running:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def load(self, student_id: str) -> Graded:
+        """This student's grade as it stands in ``out``."""
+        results = self.out / student_id / RESULTS
+        if results.is_file():
+            return Graded(student_id, json.loads(results.read_text()))
+        log = self.out / student_id / LOG
+        return Graded(student_id, None, f"not graded: the grading run did not complete; see {log}")
+
+
+def part_points(results: dict, key: str = "score") -> dict[str, float]:
+    """Each part's sum of ``key`` (``score`` or ``max_score``) over a results.json's tests, by their ``tags``."""
+    points = dict.fromkeys(PARTS, 0.0)
+    for test in results["tests"]:
+        for tag in test.get("tags", []):
+            if tag in points:
+                points[tag] += test[key]
+    return points
+
+
+def grades_csv(grades: list[Graded], absent: list[str] = ()) -> str:
+    """One row per student: ``student_id``, ``score``, ``max_score``, then one column per part.
+
+    Students in ``absent`` (known to the gradebook, nothing submitted) and submissions that
+    could not be graded get zero.
+    """
+    max_score = next((g.results["max_score"] for g in grades if g.results is not None), 0.0)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student_id", "score", "max_score", *PARTS])
+    for graded in grades:
+        if graded.results is None:
+            writer.writerow([graded.student_id, 0, max_score, *(0 for _ in PARTS)])
+        else:
+            scores = part_points(graded.results)
+            writer.writerow([graded.student_id, graded.results["score"], graded.results["max_score"],
+                             *(scores[p] for p in PARTS)])
+    for student_id in absent:
+        writer.writerow([student_id, 0, max_score, *(0 for _ in PARTS)])
+    return buffer.getvalue()
+
+
+def grade_class(submitted: Path, out: Path, reference: Path, assignment: str = ASSIGNMENT_ID,
+                jobs: int | None = None, regrade: bool = False, gradebook: str | None = None,
+                feedback: Path | None = None) -> int:
+    """``python -m autograder grade-all``: grade, then write feedback, grades.csv and the gradebook.
+
+    Returns the exit code: 0 when every submission has a grade, 1 when some could not be
+    graded (each gets zero and says why), 2 for a usage problem, 130 when interrupted.
+    """
+    if not submitted.is_dir():
+        print(f"{submitted} is not a folder; give nbgrader's submitted/ folder.", file=sys.stderr)
+        return 2
+    grader = ClassGrader(submitted, out, reference, assignment, jobs)
+    try:
+        graded_now, grades = grader.grade(regrade)
+    except KeyboardInterrupt:
+        print(f"Interrupted. Every finished grade is kept in {out}; "
+              "run the same command again to grade the rest.", file=sys.stderr)
+        return 130
+    for graded in grades:
+        page = out / graded.student_id / FEEDBACK
+        if graded.student_id in graded_now or not page.is_file():
+            write_atomically(page, render(graded.student_id, graded.results, list(PARTS), graded.problem))
+    absent: list[str] = []
+    if gradebook is not None:
+        from autograder.gradebook import GradebookError, record_grades
+
+        try:
+            absent = record_grades(gradebook, assignment, grades, submitted)
+        except GradebookError as error:
+            print(f"Grades not written to the gradebook: {error}", file=sys.stderr)
+            return 2
+    write_atomically(out / "grades.csv", grades_csv(grades, absent))
+    if feedback is not None:
+        for graded in grades:
+            place_feedback(graded, submitted / graded.student_id / assignment, feedback / graded.student_id / assignment)
+    problems = [g for g in grades if g.results is None]
+    print(f"{len(graded_now)} graded now, {len(grades) - len(graded_now)} already up to date; "
+          f"grades in {out / 'grades.csv'}" + (f", {len(absent)} without a submission: {', '.join(absent)}" if absent else ""))
+    for graded in problems:
+        print(f"{graded.student_id}: {graded.problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def place_feedback(graded: Graded, submission: Path, destination: Path) -> None:
+    """One page per submitted notebook, with that notebook's parts, where ``nbgrader release_feedback`` looks."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in NBGRADER_SUBMISSION_FILES:
+        if (submission / name).is_file():
+            shutil.copy(submission / name, destination / name)
+    for notebook in sorted({part.notebook for part in PARTS.values()}):
+        if (submission / notebook).is_file():
+            parts = [title for title, part in PARTS.items() if part.notebook == notebook]
+            page = render(graded.student_id, graded.results, parts, graded.problem)
+            write_atomically(destination / f"{Path(notebook).stem}.html", page)
