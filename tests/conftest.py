@@ -50,7 +50,7 @@ def stub_run_without_reference(tmp_path_factory: pytest.TempPathFactory) -> Grad
     return run_grader(RELEASE_DIR, directory / "results.json", "--reference", str(directory / "absent"))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tool_env() -> dict[str, str]:
     """The environment with this interpreter's scripts (nbgrader, alembic) first on PATH."""
     scripts = str(Path(sys.executable).parent)

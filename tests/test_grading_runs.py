@@ -5,7 +5,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from autograder.contract import PARTS, REFERENCE_DIR
 from tests.conftest import run_grader
+from tests.test_contract import grade_cell
 from tests.test_mutants import MUTANTS, mutant_submission
 
 pytestmark = pytest.mark.slow
@@ -40,6 +42,13 @@ def test_results_file_follows_the_gradescope_schema(reference_run):
     for test in results["tests"]:
         assert {"name", "score", "max_score", "output"} <= set(test)
     assert sum(t["max_score"] for t in results["tests"]) == results["max_score"]
+
+
+@pytest.mark.parametrize("title", sorted(PARTS))
+def test_each_grade_cell_is_worth_its_parts_points(reference_run, title):
+    """The points of a part's nbgrader grade cell equal the points of the part's checks."""
+    checks = sum(t["max_score"] for t in reference_run.results["tests"] if title in t["tags"])
+    assert grade_cell(REFERENCE_DIR, title).metadata["nbgrader"]["points"] == checks > 0
 
 
 def test_stubs_get_zero(stub_run):

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from autograder.contract import GRADED_NAMES, REFERENCE_DIR
+from autograder.contract import GRADED_NAMES, PARTS, REFERENCE_DIR
 
 pytestmark = pytest.mark.slow
 
@@ -34,12 +34,31 @@ def stream_text(notebook: nbformat.NotebookNode) -> str:
     )
 
 
-@pytest.mark.parametrize("name", sorted(GRADED_NAMES))
-def test_reference_notebook_runs_and_prints_the_lectures_numbers(name, tmp_path):
-    """The reference notebook executes without error and prints the lecture's results."""
-    path = shutil.copy(REFERENCE_DIR / name, tmp_path)
+@pytest.fixture(scope="module", params=sorted(GRADED_NAMES))
+def executed(request, tmp_path_factory) -> tuple[str, nbformat.NotebookNode]:
+    """A reference notebook run top to bottom, alone in a folder, as a student runs it."""
+    folder = tmp_path_factory.mktemp("executed")
+    path = shutil.copy(REFERENCE_DIR / request.param, folder)
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=600, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(notebook, timeout=600, resources={"metadata": {"path": str(folder)}}).execute()
+    return request.param, notebook
+
+
+def test_reference_notebook_runs_and_prints_the_lectures_numbers(executed):
+    """The reference notebook executes without error and prints the lecture's results."""
+    name, notebook = executed
     printed = stream_text(notebook)
     for expected in LECTURE_OUTPUTS[name]:
         assert expected in printed, printed
+
+
+def test_each_grade_cell_shows_full_marks_as_its_value_and_nothing_on_stderr(executed):
+    """Run in the notebook, each part's grade cell ends with the part's full points and writes no stderr."""
+    name, notebook = executed
+    for title, part in PARTS.items():
+        if part.notebook != name:
+            continue
+        cell = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == part.grade_cell)
+        assert not [o for o in cell.outputs if o.output_type == "stream" and o.name == "stderr"], cell.outputs
+        values = [o.data["text/plain"] for o in cell.outputs if o.output_type == "execute_result"]
+        assert values == [repr(float(cell.metadata["nbgrader"]["points"]))], cell.outputs
