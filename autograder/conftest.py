@@ -1,5 +1,6 @@
 """The grading run: options, the ``student`` and ``reference`` fixtures, points and the score table."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import HealthCheck, Phase, settings
 from autograder.contract import PARTS, REFERENCE_DIR, RELEASE_DIR, REPO_ROOT
 from autograder.feedback import describe
 from autograder.isolation import Limits, RemoteSubmission, Sandbox, StudentCodeFailed, Worker, find_sandbox, no_sandbox
+from autograder.reply_cache import ReplyCache
 from autograder.report import Outcome, score_table, write_results
 
 # Derandomized so that a submission gets the same score on every run.
@@ -68,6 +70,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "(default: %(default)s)")
     group.addoption("--sandbox", choices=("auto", "off"), default="auto",
                     help="confine student code with Linux namespaces where possible (default: auto)")
+    group.addoption("--reference-cache", default=str(default_cache()),
+                    help="folder that keeps the reference's replies across runs, used only where student code "
+                    "is sandboxed (hidden from it); 'off' for none (default: %(default)s)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -78,18 +83,24 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[EXTRA_DATA] = {}
     config.stash[STUBS] = {}
     config.stash[WORKERS] = []
-    # The reference solutions, and the git history that holds them too.
-    hidden = [config.getoption("reference"), REPO_ROOT / "solutions", REPO_ROOT / ".git"]
+    reference = config.getoption("reference")
+    cache_folder = None if config.getoption("reference_cache") == "off" else Path(config.getoption("reference_cache"))
+    if cache_folder is not None:
+        cache_folder.mkdir(parents=True, exist_ok=True)  # it must exist to be hidden
+    # The reference solutions, the git history that holds them too, and the reference's replies.
+    hidden = [reference, REPO_ROOT / "solutions", REPO_ROOT / ".git", *([cache_folder] if cache_folder else [])]
     if config.getoption("sandbox") == "off":
         config.stash[SANDBOX] = no_sandbox("turned off with --sandbox off")
     else:
         config.stash[SANDBOX] = find_sandbox([path.resolve() for path in hidden])
-    # Both workers boot (import torch, load the notebooks) while pytest collects the tests.
+    # The workers boot (import torch, load the notebooks) while pytest collects the tests.
     config.stash[SUBMISSIONS] = {"student": start_worker(config, config.getoption("submission"), "student",
                                                          config.stash[SANDBOX])}
-    if config.getoption("reference").is_dir():
+    if reference.is_dir():
+        # On disk only where student code cannot reach the folder.
+        cache = ReplyCache(cache_folder if config.stash[SANDBOX].active else None, reference)
         config.stash[SUBMISSIONS]["reference"] = start_worker(
-            config, config.getoption("reference"), "reference", no_sandbox("the reference is trusted")
+            config, reference, "reference", no_sandbox("the reference is trusted"), cache
         )
 
 
@@ -107,12 +118,22 @@ def limits(config: pytest.Config) -> Limits:
     )
 
 
-def start_worker(config: pytest.Config, directory: Path, label: str, sandbox: Sandbox) -> RemoteSubmission:
-    """A submission behind its own worker process, stopped when grading ends."""
-    worker = Worker(directory, label, limits(config), sandbox)
+def start_worker(config: pytest.Config, directory: Path, label: str, sandbox: Sandbox,
+                 cache: ReplyCache | None = None) -> RemoteSubmission:
+    """A submission behind its own worker process, stopped when grading ends.
+
+    With a warm ``cache`` the worker starts only when a request is not in it, if ever.
+    """
+    worker = Worker(directory, label, limits(config), sandbox, cache)
     config.stash[WORKERS].append(worker)
-    worker.prestart()
+    if cache is None or not cache.is_warm():
+        worker.prestart()
     return RemoteSubmission(worker)
+
+
+def default_cache() -> Path:
+    """The user's cache folder for this package (``$XDG_CACHE_HOME``, else ``~/.cache``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pytorch-nn-autograder"
 
 
 @pytest.fixture(scope="session")
