@@ -222,6 +222,11 @@ class Worker:
                     os.killpg(self._pid, 9)  # the worker made itself a session and group leader
                 except OSError:
                     pass
+            if self._channel is not None:
+                try:
+                    self._channel.close()  # ends the worker's request loop, so its gateway exits at once
+                except (OSError, EOFError):
+                    pass
             self._group.terminate(timeout=1.0)
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)

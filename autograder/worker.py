@@ -93,3 +93,6 @@ def serve(channel) -> None:
         except BaseException as error:  # student code may raise anything, SystemExit included
             reply = ("error", failure(error, submission.cell_filenames))
         channel.send(reply)
+    # The grader closed the channel: grading is over. Skip Python's shutdown (torch's takes
+    # most of a second); nothing here needs saving, and the grader waits for this exit.
+    os._exit(0)
