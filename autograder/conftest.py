@@ -1,10 +1,13 @@
-"""The grading run: options, the ``student`` and ``reference`` fixtures, points and the score table."""
+"""The grading run: options, the ``student`` and ``reference`` fixtures, points and the score table.
+
+torch is imported inside the fixtures that use it, not here: this module is imported before
+the student's worker can start, and torch takes most of a second to import.
+"""
 
 import os
 from pathlib import Path
 
 import pytest
-import torch
 from hypothesis import HealthCheck, Phase, settings
 
 from autograder.contract import PARTS, REFERENCE_DIR, RELEASE_DIR, REPO_ROOT
@@ -157,8 +160,10 @@ def reference(pytestconfig: pytest.Config) -> RemoteSubmission:
 
 
 @pytest.fixture(scope="session")
-def device(pytestconfig: pytest.Config) -> torch.device:
+def device(pytestconfig: pytest.Config) -> "torch.device":
     """The device to train the MLP on."""
+    import torch
+
     choice = pytestconfig.getoption("device")
     if choice == "auto":
         choice = "cuda" if torch.cuda.is_available() else "cpu"
@@ -176,6 +181,8 @@ def extra_data(pytestconfig: pytest.Config) -> dict[str, object]:
 @pytest.fixture(autouse=True)
 def seeded() -> None:
     """Every graded test starts from the same random state, so every run gives the same score."""
+    import torch
+
     torch.manual_seed(0)
 
 

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import execnet
 
-from autograder.codec import decode, encode
 from autograder.contract import GRADED_NAMES, NOTEBOOK_OF
 from autograder.reply_cache import ReplyCache
 
@@ -234,6 +233,8 @@ class Worker:
 
     def request(self, message: tuple, what: str, timeout: float) -> object:
         """Send ``message``; return the decoded reply, or raise ``StudentCodeFailed``."""
+        from autograder.codec import decode  # not at the top: see RemoteSubmission.__getattr__
+
         cached = None if self.cache is None else self.cache.get(message)
         if cached is not None:
             return decode(cached)
@@ -303,6 +304,10 @@ class RemoteSubmission:
         if name.startswith("_") or name not in NOTEBOOK_OF:
             raise AttributeError(name)
 
+        # codec imports torch, which takes most of a second; importing it only here lets the
+        # grader start the worker first, so that both import torch at the same time.
+        from autograder.codec import encode
+
         def call(*args: object, **kwargs: object) -> object:
             message = ("call", name, encode((list(args), kwargs)))
             return self.worker.request(message, name, self.worker.limits.call_seconds)
@@ -313,5 +318,7 @@ class RemoteSubmission:
         """Run ``probe`` (a function of ``autograder.probes``) in the worker with ``kwargs``."""
         limits = self.worker.limits
         timeout = limits.training_seconds if getattr(probe, "trains", False) else limits.call_seconds
+        from autograder.codec import encode  # not at the top: see __getattr__
+
         message = ("probe", probe.__name__, encode(kwargs))
         return self.worker.request(message, probe.exercises.format(**kwargs), timeout)
