@@ -5,10 +5,13 @@ the student's worker can start, and torch takes most of a second to import.
 """
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from autograder.contract import PARTS, REFERENCE_DIR, RELEASE_DIR, REPO_ROOT
 from autograder.feedback import describe
@@ -38,6 +41,7 @@ STUBS = pytest.StashKey[dict[str, list]]()
 SUBMISSIONS = pytest.StashKey[dict[str, RemoteSubmission]]()
 SANDBOX = pytest.StashKey[Sandbox]()
 WORKERS = pytest.StashKey[list[Worker]]()
+HYPOTHESIS_HOME = pytest.StashKey[str]()
 # Figures for the student's feedback report (results.json's ``extra_data``), e.g. their training curves.
 EXTRA_DATA = pytest.StashKey[dict[str, object]]()
 INTERNAL_ERROR = "Internal error in the grader, not in your code; please tell your instructor:\n"
@@ -86,6 +90,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "part(title): the part of the assignment a graded test module belongs to")
     config.stash[OUTCOMES] = {}
     config.stash[EXTRA_DATA] = {}
+    # Hypothesis keeps files (a cache of constants) in ./.hypothesis: not in the student's folder.
+    config.stash[HYPOTHESIS_HOME] = tempfile.mkdtemp(prefix="autograder-hypothesis-")
+    set_hypothesis_home_dir(config.stash[HYPOTHESIS_HOME])
     config.stash[STUBS] = {}
     config.stash[WORKERS] = []
     reference = config.getoption("reference")
@@ -277,6 +284,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     # Workers go first, so nothing of the student's is running when the results are written.
     for worker in session.config.stash[WORKERS]:
         worker.stop()
+    shutil.rmtree(session.config.stash[HYPOTHESIS_HOME], ignore_errors=True)
     path = session.config.getoption("results")
     if path is not None:
         write_results(path, list(session.config.stash[OUTCOMES].values()), session.config.stash[EXTRA_DATA])

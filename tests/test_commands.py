@@ -33,6 +33,14 @@ def test_check_grades_only_the_given_notebooks_parts_from_any_folder(tmp_path):
     assert "`softmax` is not implemented yet" in run.stdout
 
 
+def test_check_leaves_the_students_folder_as_it_was(tmp_path):
+    """`check`, run from inside the student's folder, writes nothing there (no .hypothesis, no cache)."""
+    folder = tmp_path / "pytorch_nn"
+    shutil.copytree(RELEASE_DIR, folder)
+    autograder("check", ".", "-x", cwd=folder)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in RELEASE_DIR.iterdir())
+
+
 def test_check_refuses_a_renamed_notebook(tmp_path):
     """`check` on a notebook with another name says which names it expects."""
     notebook = shutil.copy(RELEASE_DIR / "03_activations.ipynb", tmp_path / "activations_final.ipynb")
