@@ -8,7 +8,6 @@ interrupted run loses nothing finished and a re-run grades only what is new or c
 """
 
 import csv
-import hashlib
 import io
 import json
 import os
@@ -24,8 +23,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from autograder.contract import ASSIGNMENT_ID, PARTS
-from autograder.launch import COMPLETED, GRADER_FILES, PACKAGE_DIR, grader_command
-from autograder.report import write_atomically
+from autograder.launch import COMPLETED, digest_files, files_under, grader_command, grader_digest
+from autograder.report import part_points, write_atomically
 from autograder.student_report import render
 
 RESULTS = "results.json"
@@ -45,23 +44,6 @@ class Graded:
     problem: str = ""  # why ``results`` is None
 
 
-def fingerprint(submission: Path, reference: Path) -> str:
-    """A digest of everything a grade depends on: the submission, the reference and the grader's code."""
-    digest = hashlib.sha256()
-    for label, root, files in (("submission", submission, files_under(submission)),
-                               ("reference", reference, files_under(reference)),
-                               ("grader", PACKAGE_DIR, GRADER_FILES)):
-        for path in files:
-            digest.update(f"{label}/{path.relative_to(root).as_posix()}\0".encode())
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
-
-
-def files_under(folder: Path) -> list[Path]:
-    """Every file under ``folder``, sorted; none if it is not a folder."""
-    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
-
-
 class ClassGrader:
     """Grades the submissions under ``submitted`` into ``out``, ``jobs`` at a time."""
 
@@ -72,6 +54,14 @@ class ClassGrader:
         self.grader_options = grader_options
         self._running: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
+        self._grader_digest = grader_digest(reference)  # once per run, not per student
+
+    def fingerprint(self, student_id: str) -> str:
+        """A digest of everything this student's grade depends on: their files, the reference, the grader."""
+        digest = self._grader_digest.copy()
+        submission = self.submitted / student_id / self.assignment
+        digest_files(files_under(submission), submission, "submission", digest)
+        return digest.hexdigest()
 
     def students(self) -> list[str]:
         """Every student with a folder in ``submitted``, sorted."""
@@ -81,7 +71,7 @@ class ClassGrader:
         """Whether this student's results were made from exactly the files there now."""
         recorded = self.out / student_id / FINGERPRINT
         return (recorded.is_file() and (self.out / student_id / RESULTS).is_file()
-                and recorded.read_text() == fingerprint(self.submitted / student_id / self.assignment, self.reference))
+                and recorded.read_text() == self.fingerprint(student_id))
 
     def grade(self, regrade: bool = False, progress: bool = True) -> tuple[list[str], list[Graded]]:
         """Grade what is new or changed (everything with ``regrade``); return who was graded, and every grade."""
@@ -108,7 +98,7 @@ class ClassGrader:
         folder.mkdir(parents=True, exist_ok=True)
         for name in (FINGERPRINT, RESULTS):
             (folder / name).unlink(missing_ok=True)
-        digest = fingerprint(submission, self.reference)
+        digest = self.fingerprint(student_id)
         command = grader_command(submission, folder / RESULTS, "--reference", str(self.reference),
                                  *self.grader_options)
         with open(folder / LOG, "w") as log:
@@ -145,16 +135,6 @@ class ClassGrader:
             return Graded(student_id, json.loads(results.read_text()))
         log = self.out / student_id / LOG
         return Graded(student_id, None, f"not graded: the grading run did not complete; see {log}")
-
-
-def part_points(results: dict, key: str = "score") -> dict[str, float]:
-    """Each part's sum of ``key`` (``score`` or ``max_score``) over a results.json's tests, by their ``tags``."""
-    points = dict.fromkeys(PARTS, 0.0)
-    for test in results["tests"]:
-        for tag in test.get("tags", []):
-            if tag in points:
-                points[tag] += test[key]
-    return points
 
 
 def grades_csv(grades: list[Graded], absent: list[str] = ()) -> str:

@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
@@ -18,6 +19,9 @@ from autograder.feedback import describe
 from autograder.isolation import Limits, RemoteSubmission, Sandbox, StudentCodeFailed, Worker, find_sandbox, no_sandbox
 from autograder.reply_cache import ReplyCache
 from autograder.report import Outcome, score_table, write_results
+
+if TYPE_CHECKING:
+    import torch
 
 # Derandomized so that a submission gets the same score on every run.
 settings.register_profile(

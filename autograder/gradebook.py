@@ -8,8 +8,9 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from autograder.classroom import Graded, part_points
+from autograder.classroom import Graded
 from autograder.contract import PARTS
+from autograder.report import part_points
 
 
 class GradebookError(Exception):

@@ -1,5 +1,6 @@
 """How every command of this package grades: ``pytest`` on the package's graded tests, in a new process."""
 
+import hashlib
 import sys
 from pathlib import Path
 
@@ -22,3 +23,23 @@ def grader_command(submission: Path, results: Path | None, *options: str) -> lis
     if results is not None:
         command += ["--results", str(results)]
     return command + list(options)
+
+
+def files_under(folder: Path) -> list[Path]:
+    """Every file under ``folder``, sorted; none if it is not a folder."""
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+
+
+def digest_files(files: list[Path], root: Path, label: str, digest: "hashlib._Hash") -> None:
+    """Add each file's path under ``root`` (tagged with ``label``) and contents to ``digest``."""
+    for path in files:
+        digest.update(f"{label}/{path.relative_to(root).as_posix()}\0".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+
+
+def grader_digest(reference: Path) -> "hashlib._Hash":
+    """A digest of what every grade depends on besides the submission: the reference and the grader's code."""
+    digest = hashlib.sha256()
+    digest_files(files_under(reference), reference, "reference", digest)
+    digest_files(GRADER_FILES, PACKAGE_DIR, "grader", digest)
+    return digest

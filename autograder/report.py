@@ -6,6 +6,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.contract import PARTS
+
 
 @dataclass
 class Outcome:
@@ -42,6 +44,16 @@ def score_table(outcomes: list[Outcome]) -> str:
     max_total = sum(o.max_score for o in outcomes)
     lines.append(f"{'Total':<{width}}  {format_points(total):>5} / {format_points(max_total)}")
     return "\n".join(lines)
+
+
+def part_points(results: dict, key: str = "score") -> dict[str, float]:
+    """Each part's sum of ``key`` (``score`` or ``max_score``) over a results.json's tests, by their ``tags``."""
+    points = dict.fromkeys(PARTS, 0.0)
+    for test in results["tests"]:
+        for tag in test.get("tags", []):
+            if tag in points:
+                points[tag] += test[key]
+    return points
 
 
 def results_json(outcomes: list[Outcome], extra_data: dict[str, object] | None = None) -> dict:

@@ -5,7 +5,7 @@ import html
 import io
 
 from autograder.cell import NOT_CHECKED
-from autograder.report import format_points
+from autograder.report import format_points, part_points
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }
@@ -23,7 +23,7 @@ def render(student_id: str, results: dict | None, parts: list[str], problem: str
         body = f"<p>Your submission could not be graded: {html.escape(problem)}. Please tell your instructor.</p>"
         return page(title, body)
     tests = [t for t in results["tests"] if set(t.get("tags", [])) & set(parts)]
-    sections = [score_table(tests, parts)]
+    sections = [score_table(results, parts)]
     curves = results.get("extra_data", {}).get("training_curves")
     if curves and "Part 2: the Iris MLP" in parts:
         sections.append(
@@ -42,15 +42,12 @@ def page(title: str, body: str) -> str:
             f"<style>{STYLE}</style></head>\n<body><h1>{title}</h1>\n{body}\n</body></html>\n")
 
 
-def score_table(tests: list[dict], parts: list[str]) -> str:
-    """Points per part and in total."""
-    rows = []
-    for part in parts:
-        mine = [t for t in tests if part in t.get("tags", [])]
-        score, max_score = sum(t["score"] for t in mine), sum(t["max_score"] for t in mine)
-        rows.append(f"<tr><td>{html.escape(part)}</td><td>{format_points(score)} / {format_points(max_score)}</td></tr>")
-    total = sum(t["score"] for t in tests)
-    max_total = sum(t["max_score"] for t in tests)
+def score_table(results: dict, parts: list[str]) -> str:
+    """Points per part and in total, for ``parts``."""
+    scores, maxima = part_points(results), part_points(results, "max_score")
+    rows = [f"<tr><td>{html.escape(part)}</td><td>{format_points(scores[part])} / {format_points(maxima[part])}</td></tr>"
+            for part in parts]
+    total, max_total = sum(scores[p] for p in parts), sum(maxima[p] for p in parts)
     rows.append(f'<tr class="total"><td>Total</td><td>{format_points(total)} / {format_points(max_total)}</td></tr>')
     return "<h2>Score</h2><table>" + "".join(rows) + "</table>"
 
