@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, PARTS, REFERENCE_DIR
+from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, REFERENCE_DIR, parts_of
 from autograder.launch import grader_command
 
 
@@ -73,7 +73,7 @@ def run_check(path: Path, passed_on: list[str]) -> int:
         if not path.is_file():
             print(f"There is no notebook at {path}.", file=sys.stderr)
             return 4
-        parts = [option for title, part in PARTS.items() if part.notebook == path.name for option in ("--part", title)]
+        parts = [option for title in parts_of(path.name) for option in ("--part", title)]
         return subprocess.call(grader_command(path.parent, None, *parts, *passed_on))
     if not path.is_dir():
         print(f"There is no notebook or folder at {path}.", file=sys.stderr)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from autograder.contract import ASSIGNMENT_ID, PARTS
+from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, PARTS, parts_of
 from autograder.launch import COMPLETED, digest_files, files_under, grader_command, grader_digest
 from autograder.report import part_points, write_atomically
 from autograder.student_report import render
@@ -48,10 +48,9 @@ class ClassGrader:
     """Grades the submissions under ``submitted`` into ``out``, ``jobs`` at a time."""
 
     def __init__(self, submitted: Path, out: Path, reference: Path, assignment: str = ASSIGNMENT_ID,
-                 jobs: int | None = None, grader_options: tuple[str, ...] = ()) -> None:
+                 jobs: int | None = None) -> None:
         self.submitted, self.out, self.reference, self.assignment = submitted, out, reference, assignment
         self.jobs = jobs or os.cpu_count() or 1
-        self.grader_options = grader_options
         self._running: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
         self._grader_digest = grader_digest(reference)  # once per run, not per student
@@ -67,19 +66,20 @@ class ClassGrader:
         """Every student with a folder in ``submitted``, sorted."""
         return sorted(p.name for p in self.submitted.iterdir() if p.is_dir() and not p.name.startswith("."))
 
-    def is_up_to_date(self, student_id: str) -> bool:
-        """Whether this student's results were made from exactly the files there now."""
+    def is_up_to_date(self, student_id: str, digest: str) -> bool:
+        """Whether this student's results were made from files whose fingerprint is ``digest``."""
         recorded = self.out / student_id / FINGERPRINT
         return (recorded.is_file() and (self.out / student_id / RESULTS).is_file()
-                and recorded.read_text() == self.fingerprint(student_id))
+                and recorded.read_text() == digest)
 
-    def grade(self, regrade: bool = False, progress: bool = True) -> tuple[list[str], list[Graded]]:
+    def grade(self, regrade: bool = False) -> tuple[list[str], list[Graded]]:
         """Grade what is new or changed (everything with ``regrade``); return who was graded, and every grade."""
         students = self.students()
-        todo = [s for s in students if regrade or not self.is_up_to_date(s)]
-        with ThreadPoolExecutor(self.jobs) as pool, tqdm(total=len(todo), unit="submission", disable=not progress,
+        digests = {s: self.fingerprint(s) for s in students}
+        todo = [s for s in students if regrade or not self.is_up_to_date(s, digests[s])]
+        with ThreadPoolExecutor(self.jobs) as pool, tqdm(total=len(todo), unit="submission",
                                                           desc=f"grading ({self.jobs} at a time)") as bar:
-            futures = [pool.submit(self.grade_one, student_id) for student_id in todo]
+            futures = [pool.submit(self.grade_one, student_id, digests[student_id]) for student_id in todo]
             try:
                 for future in as_completed(futures):
                     future.result()
@@ -91,16 +91,17 @@ class ClassGrader:
                 raise
         return todo, [self.load(s) for s in students]
 
-    def grade_one(self, student_id: str) -> None:
-        """Grade one submission in a grading run of its own; keep its results only if the run completed."""
+    def grade_one(self, student_id: str, digest: str) -> None:
+        """Grade one submission (whose fingerprint is ``digest``) in a grading run of its own.
+
+        Its results are kept only if the run completed.
+        """
         submission = self.submitted / student_id / self.assignment
         folder = self.out / student_id
         folder.mkdir(parents=True, exist_ok=True)
         for name in (FINGERPRINT, RESULTS):
             (folder / name).unlink(missing_ok=True)
-        digest = self.fingerprint(student_id)
-        command = grader_command(submission, folder / RESULTS, "--reference", str(self.reference),
-                                 *self.grader_options)
+        command = grader_command(submission, folder / RESULTS, "--reference", str(self.reference))
         with open(folder / LOG, "w") as log:
             # A session of its own: Ctrl-C reaches only this process, which then stops the run cleanly.
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -208,8 +209,7 @@ def place_feedback(graded: Graded, submission: Path, destination: Path) -> None:
     for name in NBGRADER_SUBMISSION_FILES:
         if (submission / name).is_file():
             shutil.copy(submission / name, destination / name)
-    for notebook in sorted({part.notebook for part in PARTS.values()}):
+    for notebook in GRADED_NAMES:
         if (submission / notebook).is_file():
-            parts = [title for title, part in PARTS.items() if part.notebook == notebook]
-            page = render(graded.student_id, graded.results, parts, graded.problem)
+            page = render(graded.student_id, graded.results, parts_of(notebook), graded.problem)
             write_atomically(destination / f"{Path(notebook).stem}.html", page)

@@ -18,7 +18,7 @@ from autograder.contract import PARTS, REFERENCE_DIR, RELEASE_DIR, REPO_ROOT
 from autograder.feedback import describe
 from autograder.isolation import Limits, RemoteSubmission, Sandbox, StudentCodeFailed, Worker, find_sandbox, no_sandbox
 from autograder.reply_cache import ReplyCache
-from autograder.report import Outcome, score_table, write_results
+from autograder.report import NOT_CHECKED, Outcome, score_table, write_results
 
 if TYPE_CHECKING:
     import torch
@@ -254,7 +254,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
         return report
     if report.skipped:
         outcome.status, outcome.score = "skipped", 0.0
-        outcome.output = f"Not checked: {report.longrepr[2].removeprefix('Skipped: ')}"
+        outcome.output = NOT_CHECKED + report.longrepr[2].removeprefix("Skipped: ")
     elif report.failed:
         error = call.excinfo.value
         if isinstance(error, StudentCodeFailed) and error.stub is not None:

@@ -58,3 +58,8 @@ PARTS: dict[str, Part] = {
         Part("Part 3: activation functions", "03_activations.ipynb", "checks_activations"),
     )
 }
+
+
+def parts_of(notebook: str) -> list[str]:
+    """The titles of the parts graded from ``notebook``, in order."""
+    return [title for title, part in PARTS.items() if part.notebook == notebook]

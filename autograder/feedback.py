@@ -12,6 +12,9 @@ from types import TracebackType
 from autograder.isolation import StudentCodeFailed
 from autograder.notebook import SubmissionError
 
+# How the message for an untouched stub reads after the name: "`softmax` is not implemented yet: ...".
+STUB_MESSAGE = "is not implemented yet"
+
 
 def notes(error: BaseException) -> str:
     """Hypothesis attaches the falsifying example as exception notes; keep them."""
@@ -52,7 +55,7 @@ def describe(error: BaseException, cell_filenames: set[str]) -> str | None:
     stub = unimplemented_stub(error, cell_filenames)
     if stub is not None:
         return (
-            f"`{stub.name}` is not implemented yet: replace `raise NotImplementedError()` "
+            f"`{stub.name}` {STUB_MESSAGE}: replace `raise NotImplementedError()` "
             f"in {stub.filename} with your code."
         )
     frames = student_frames(error.__traceback__, cell_filenames)

@@ -9,6 +9,10 @@ from pathlib import Path
 from autograder.contract import PARTS
 
 
+# How a skipped check's output starts: it runs elsewhere (e.g. the reference comparisons at grading time).
+NOT_CHECKED = "Not checked: "
+
+
 @dataclass
 class Outcome:
     """The result of one graded test."""

@@ -19,7 +19,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.contract import ASSIGNMENT_ID, PARTS, REFERENCE_DIR
+from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, PARTS, REFERENCE_DIR
 from tests.test_hostile_submissions import ATTACKS, hostile_submission
 
 pytestmark = pytest.mark.slow
@@ -70,7 +70,7 @@ def student_nbgrader(course: Path, exchange: Path, home: Path, env: dict[str, st
 def fill_in(student: str, folder: Path) -> None:
     """Replace the fetched stubs with what this student hands in."""
     if student == "alice":
-        for notebook in PARTS_NOTEBOOKS:
+        for notebook in GRADED_NAMES:
             shutil.copy(REFERENCE_DIR / notebook, folder / notebook)
     elif student == "bob":  # Parts 1 and 3 done, Part 2 left as given
         for notebook in ("01_linear_regression.ipynb", "03_activations.ipynb"):
@@ -90,9 +90,6 @@ def fill_in(student: str, folder: Path) -> None:
     elif student == "grace":
         for notebook in folder.glob("*.ipynb"):
             notebook.unlink()
-
-
-PARTS_NOTEBOOKS = sorted({part.notebook for part in PARTS.values()})
 
 
 @pytest.fixture(scope="module")
@@ -232,7 +229,7 @@ def test_students_fetch_their_feedback_through_nbgrader(course):
     home = course.homes / "alice"
     student_nbgrader(course.root, course.exchange, home, course.env, "fetch_feedback", ASSIGNMENT_ID)
     fetched = sorted(p.name for p in (home / ASSIGNMENT_ID / "feedback").rglob("*.html"))
-    assert fetched == [Path(n).with_suffix(".html").name for n in PARTS_NOTEBOOKS]
+    assert fetched == [Path(n).with_suffix(".html").name for n in sorted(GRADED_NAMES)]
 
 
 def test_nbgrader_autograde_gives_each_part_the_class_runs_score(course):
