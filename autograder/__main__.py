@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, REFERENCE_DIR, parts_of
-from autograder.launch import grader_command
+from autograder.instructor.launch import grader_command
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,11 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "grade":
         return subprocess.call(grader_command(notebooks_folder(args.submission), None, *passed_on))
     if args.command == "grade-all":
-        from autograder.classroom import grade_class
+        from autograder.instructor.classroom import grade_class
 
         return grade_class(args.submitted, args.out, args.reference, args.assignment, args.jobs, args.regrade,
                            args.gradebook, args.feedback)
-    from autograder.gradescope import build_bundle
+    from autograder.instructor.gradescope import build_bundle
 
     build_bundle(args.out)
     print(f"Wrote {args.out}: upload it as the autograder of a Gradescope programming assignment.")

@@ -11,9 +11,9 @@ import tempfile
 from pathlib import Path
 
 from autograder.contract import PARTS
-from autograder.feedback import STUB_MESSAGE
-from autograder.launch import COMPLETED, grader_command
-from autograder.report import NOT_CHECKED, format_points
+from autograder.boundary.messages import STUB_MESSAGE
+from autograder.instructor.launch import COMPLETED, grader_command
+from autograder.reports.report import NOT_CHECKED, format_points
 
 
 def grade_part(title: str, folder: Path | None = None) -> float:

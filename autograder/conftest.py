@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from autograder.contract import PARTS, REFERENCE_DIR, RELEASE_DIR, REPO_ROOT
-from autograder.feedback import describe
-from autograder.isolation import Limits, RemoteSubmission, Sandbox, StudentCodeFailed, Worker, find_sandbox, no_sandbox
-from autograder.reply_cache import ReplyCache
-from autograder.report import NOT_CHECKED, Outcome, score_table, write_results
+from autograder.boundary.messages import describe
+from autograder.boundary.isolation import Limits, RemoteSubmission, Sandbox, StudentCodeFailed, Worker, find_sandbox, no_sandbox
+from autograder.boundary.reply_cache import ReplyCache
+from autograder.reports.report import NOT_CHECKED, Outcome, score_table, write_results
 
 if TYPE_CHECKING:
     import torch

@@ -78,8 +78,8 @@ def measure(command: list[str], cwd: Path = REPO_ROOT, env: dict | None = None) 
 
 def lecture_trainings() -> float:
     """Seconds for the lecture's three training runs with the reference functions, in this process."""
-    from autograder import probes
-    from autograder.notebook import Submission
+    from autograder.suite import probes
+    from autograder.boundary.notebook import Submission
 
     reference = Submission(REFERENCE_DIR, "reference")
     reference.notebook("01_linear_regression.ipynb"), reference.notebook("02_iris_mlp.ipynb")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from autograder.contract import ASSIGNMENT_ID, REFERENCE_DIR, RELEASE_DIR
-from autograder.gradescope import build_bundle
+from autograder.instructor.gradescope import build_bundle
 from tests.test_hostile_submissions import ATTACKS, hostile_submission
 
 pytestmark = pytest.mark.slow

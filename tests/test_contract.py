@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 from autograder.contract import GRADED_NAMES, NOTEBOOK_OF, PARTS, REFERENCE_DIR, RELEASE_DIR
-from autograder.notebook import Submission
+from autograder.boundary.notebook import Submission
 
 
 @pytest.fixture(scope="module")

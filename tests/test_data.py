@@ -4,7 +4,7 @@ import torch
 from sklearn.datasets import load_iris
 from sklearn.model_selection import train_test_split
 
-from autograder.data import iris_split
+from autograder.suite.data import iris_split
 
 
 def test_iris_split_is_train_test_split_of_load_iris():

@@ -21,7 +21,7 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 from autograder.contract import REFERENCE_DIR, RELEASE_DIR, REPO_ROOT
-from autograder.isolation import find_sandbox
+from autograder.boundary.isolation import find_sandbox
 from tests.conftest import GradingRun, run_grader
 
 pytestmark = pytest.mark.slow

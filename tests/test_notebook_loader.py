@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder.notebook import Submission, SubmissionError, load_notebook
+from autograder.boundary.notebook import Submission, SubmissionError, load_notebook
 
 
 def write_notebook(path: Path, *sources: str) -> Path:

@@ -2,7 +2,7 @@
 
 import json
 
-from autograder.report import Outcome, score_table, write_results
+from autograder.reports.report import Outcome, score_table, write_results
 
 OUTCOMES = [
     Outcome(name="a", test="test_a", part="Part 1", max_score=2, score=2, status="passed"),

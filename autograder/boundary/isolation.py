@@ -21,10 +21,10 @@ from pathlib import Path
 import execnet
 
 from autograder.contract import GRADED_NAMES, NOTEBOOK_OF
-from autograder.reply_cache import ReplyCache
+from autograder.boundary.reply_cache import ReplyCache
 
 SANDBOX_SCRIPT = Path(__file__).with_name("sandbox.sh")
-PACKAGE_PARENT = Path(__file__).resolve().parent.parent  # so that a worker imports this very package
+PACKAGE_PARENT = Path(__file__).resolve().parents[2]  # so that a worker imports this very package
 STARTUP_SECONDS = 120.0
 MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024
 # One thread per worker, set before torch and numpy load: the assignment's tensors are tiny,
@@ -172,7 +172,7 @@ class Worker:
         gateway = self._group.makegateway(f"popen//python={python}")
         self._channel = gateway.remote_exec(
             f"import os, sys; os.environ.update({WORKER_THREADS!r}); sys.path.insert(0, {str(PACKAGE_PARENT)!r}); "
-            "from autograder.worker import serve; serve(channel)"
+            "from autograder.boundary.worker import serve; serve(channel)"
         )
         notebooks = {name: content for name, content in read_notebooks(self.directory).items()
                      if name not in self.unloadable}
@@ -233,7 +233,7 @@ class Worker:
 
     def request(self, message: tuple, what: str, timeout: float) -> object:
         """Send ``message``; return the decoded reply, or raise ``StudentCodeFailed``."""
-        from autograder.codec import decode  # not at the top: see RemoteSubmission.__getattr__
+        from autograder.boundary.codec import decode  # not at the top: see RemoteSubmission.__getattr__
 
         cached = None if self.cache is None else self.cache.get(message)
         if cached is not None:
@@ -306,7 +306,7 @@ class RemoteSubmission:
 
         # codec imports torch, which takes most of a second; importing it only here lets the
         # grader start the worker first, so that both import torch at the same time.
-        from autograder.codec import encode
+        from autograder.boundary.codec import encode
 
         def call(*args: object, **kwargs: object) -> object:
             message = ("call", name, encode((list(args), kwargs)))
@@ -315,10 +315,10 @@ class RemoteSubmission:
         return call
 
     def run(self, probe: Callable[..., object], /, **kwargs: object) -> object:
-        """Run ``probe`` (a function of ``autograder.probes``) in the worker with ``kwargs``."""
+        """Run ``probe`` (a function of the suite's ``probes`` module) in the worker with ``kwargs``."""
         limits = self.worker.limits
         timeout = limits.training_seconds if getattr(probe, "trains", False) else limits.call_seconds
-        from autograder.codec import encode  # not at the top: see __getattr__
+        from autograder.boundary.codec import encode  # not at the top: see __getattr__
 
-        message = ("probe", probe.__name__, encode(kwargs))
+        message = ("probe", f"{probe.__module__}:{probe.__name__}", encode(kwargs))
         return self.worker.request(message, probe.exercises.format(**kwargs), timeout)

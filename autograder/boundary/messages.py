@@ -9,8 +9,8 @@ Anything else is a fault of the grader and keeps pytest's full report.
 import traceback
 from types import TracebackType
 
-from autograder.isolation import StudentCodeFailed
-from autograder.notebook import SubmissionError
+from autograder.boundary.isolation import StudentCodeFailed
+from autograder.boundary.notebook import SubmissionError
 
 # How the message for an untouched stub reads after the name: "`softmax` is not implemented yet: ...".
 STUB_MESSAGE = "is not implemented yet"

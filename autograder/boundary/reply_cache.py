@@ -17,7 +17,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from autograder.launch import grader_digest
+from autograder.fingerprint import grader_digest
 
 
 def version_key(reference: Path) -> str:

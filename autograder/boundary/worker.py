@@ -2,17 +2,19 @@
 
 The grader starts it with execnet and sends ``serve(channel)`` to run in it. Requests
 are ``("call", name, (args, kwargs))``, to call a graded function on plain data, and
-``("probe", name, kwargs)``, to run one of the grader's scenarios in ``autograder.probes``
-against the student's definitions. Every reply is plain data (see ``autograder.codec``):
+``("probe", "module:name", kwargs)``, to run one of the grader's scenarios (a function of
+the graded suite's ``probes`` module, named by the grader) against the student's definitions. Every reply is plain data (see ``autograder.boundary.codec``):
 ``("ok", value)`` or ``("error", failure)``, where a failure is a dict with a message
 already written for the student.
 """
 
+import importlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from autograder.feedback import describe, unimplemented_stub
+from autograder.boundary.messages import describe, unimplemented_stub
 
 
 def limit_memory(megabytes: int | None) -> None:
@@ -50,11 +52,19 @@ def failure(error: BaseException, cell_filenames: set[str]) -> dict[str, object]
     }
 
 
+def find_probe(qualified_name: str) -> Callable[..., object]:
+    """The probe ``"module:name"``; the grader names it, so the boundary need not import the suite."""
+    module_name, _, name = qualified_name.partition(":")
+    probe = getattr(importlib.import_module(module_name), name)
+    if not hasattr(probe, "exercises"):
+        raise TypeError(f"{qualified_name} is not a probe")
+    return probe
+
+
 def serve(channel) -> None:
     """Answer requests on ``channel`` until it closes."""
-    from autograder import probes
-    from autograder.codec import decode, encode
-    from autograder.notebook import Submission, SubmissionError
+    from autograder.boundary.codec import decode, encode
+    from autograder.boundary.notebook import Submission, SubmissionError
 
     settings = channel.receive()
     if hasattr(os, "setsid"):
@@ -88,7 +98,7 @@ def serve(channel) -> None:
                 args, kwargs = decode(payload)
                 value = getattr(submission, name)(*args, **kwargs)
             else:
-                value = getattr(probes, name)(submission, **decode(payload))
+                value = find_probe(name)(submission, **decode(payload))
             reply = ("ok", encode(value))
         except BaseException as error:  # student code may raise anything, SystemExit included
             reply = ("error", failure(error, submission.cell_filenames))

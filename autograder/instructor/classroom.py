@@ -17,15 +17,15 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
 from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, PARTS, parts_of
-from autograder.launch import COMPLETED, digest_files, files_under, grader_command, grader_digest
-from autograder.report import part_points, write_atomically
-from autograder.student_report import render
+from autograder.fingerprint import digest_files, files_under, grader_digest
+from autograder.instructor.launch import COMPLETED, grader_command
+from autograder.reports.report import Graded, part_points, write_atomically
+from autograder.reports.student_report import render
 
 RESULTS = "results.json"
 FINGERPRINT = "fingerprint.txt"
@@ -33,15 +33,6 @@ LOG = "grading.log"
 FEEDBACK = "feedback.html"
 # What nbgrader's release_feedback needs beside each feedback page, copied from the submission.
 NBGRADER_SUBMISSION_FILES = ("timestamp.txt", "submission_secret.txt")
-
-
-@dataclass
-class Graded:
-    """One student's grade: results.json's contents, or why there are none."""
-
-    student_id: str
-    results: dict | None
-    problem: str = ""  # why ``results`` is None
 
 
 class ClassGrader:
@@ -184,7 +175,7 @@ def grade_class(submitted: Path, out: Path, reference: Path, assignment: str = A
             write_atomically(page, render(graded.student_id, graded.results, list(PARTS), graded.problem))
     absent: list[str] = []
     if gradebook is not None:
-        from autograder.gradebook import GradebookError, record_grades
+        from autograder.instructor.gradebook import GradebookError, record_grades
 
         try:
             absent = record_grades(gradebook, assignment, grades, submitted)

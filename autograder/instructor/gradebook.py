@@ -8,9 +8,8 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from autograder.classroom import Graded
 from autograder.contract import PARTS
-from autograder.report import part_points
+from autograder.reports.report import Graded, part_points
 
 
 class GradebookError(Exception):

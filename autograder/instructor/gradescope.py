@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 from autograder.contract import ASSIGNMENT_ID, REFERENCE_DIR, REPO_ROOT
-from autograder.launch import GRADER_FILES, PACKAGE_DIR
+from autograder.fingerprint import GRADER_FILES, PACKAGE_DIR
 
 SETUP = """\
 #!/usr/bin/env bash

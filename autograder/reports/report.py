@@ -26,6 +26,15 @@ class Outcome:
     output: str = ""
 
 
+@dataclass
+class Graded:
+    """One student's grade: results.json's contents, or why there are none."""
+
+    student_id: str
+    results: dict | None
+    problem: str = ""  # why ``results`` is None
+
+
 def format_points(points: float) -> str:
     """``3.0`` -> ``"3"``, ``1.5`` -> ``"1.5"``."""
     return f"{points:g}"

@@ -4,7 +4,7 @@ import base64
 import html
 import io
 
-from autograder.report import NOT_CHECKED, format_points, part_points
+from autograder.reports.report import NOT_CHECKED, format_points, part_points
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }

@@ -2,7 +2,7 @@
 
 import torch
 
-from autograder.data import mlp_parameter_shapes
+from autograder.suite.data import mlp_parameter_shapes
 
 
 def expect_tensor(value: object, what: str) -> torch.Tensor:

@@ -15,8 +15,8 @@ from torch import nn
 from torch.overrides import TorchFunctionMode, resolve_name
 from torch.utils.data import DataLoader, TensorDataset
 
-from autograder.data import IRIS_SIZES, iris_split, lecture_mlp, toy_regression_dataset
-from autograder.notebook import Submission
+from autograder.suite.data import IRIS_SIZES, iris_split, lecture_mlp, toy_regression_dataset
+from autograder.boundary.notebook import Submission
 
 # PyTorch's own activation functions, by the last part of their qualified names.
 BUILTIN_ACTIVATIONS = frozenset({

@@ -8,9 +8,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograder import probes, strategies
-from autograder.checks import assert_close, expect_float_list, expect_tensor
-from autograder.data import toy_regression_dataset
+from autograder.suite import probes, strategies
+from autograder.suite.checks import assert_close, expect_float_list, expect_tensor
+from autograder.suite.data import toy_regression_dataset
 
 pytestmark = pytest.mark.part("Part 1: linear regression")
 

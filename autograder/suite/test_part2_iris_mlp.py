@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from autograder import probes, strategies
-from autograder.checks import assert_close, expect_float_list, expect_mlp_state, expect_tensor
-from autograder.data import IRIS_SIZES, iris_split, mlp_parameter_shapes, mlp_probabilities, trusted_accuracy
+from autograder.suite import probes, strategies
+from autograder.suite.checks import assert_close, expect_float_list, expect_mlp_state, expect_tensor
+from autograder.suite.data import IRIS_SIZES, iris_split, mlp_parameter_shapes, mlp_probabilities, trusted_accuracy
 
 pytestmark = pytest.mark.part("Part 2: the Iris MLP")
 

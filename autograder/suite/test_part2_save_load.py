@@ -8,9 +8,9 @@ import io
 import pytest
 import torch
 
-from autograder import probes
-from autograder.checks import assert_close, expect_tensor
-from autograder.data import IRIS_SIZES, iris_split, mlp_parameter_shapes, mlp_probabilities
+from autograder.suite import probes
+from autograder.suite.checks import assert_close, expect_tensor
+from autograder.suite.data import IRIS_SIZES, iris_split, mlp_parameter_shapes, mlp_probabilities
 
 pytestmark = pytest.mark.part("Part 2: saving and loading")
 

@@ -8,8 +8,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograder import probes, strategies
-from autograder.checks import assert_close, expect_tensor
+from autograder.suite import probes, strategies
+from autograder.suite.checks import assert_close, expect_tensor
 
 pytestmark = pytest.mark.part("Part 3: activation functions")
 

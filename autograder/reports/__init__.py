@@ -1,0 +1,1 @@
+"""Scores, results.json and the HTML pages made from them."""
