@@ -1,14 +1,50 @@
 """Assertions shared by the graded tests, with messages written for students."""
 
+import io
+import zipfile
+
 import torch
 
 from autograder.suite.data import mlp_parameter_shapes
 
+MAX_SHOWN = 64  # values of a tensor a message lists
+MAX_UNPACKED_BYTES = 16 * 2**20  # a saved Iris model's state dict is a few kilobytes
 
-def expect_tensor(value: object, what: str) -> torch.Tensor:
-    """Fail with a clear message unless ``value`` is a tensor; return it."""
+
+def expect_tensor(value: object, what: str, shape: tuple[int, ...] | torch.Size) -> torch.Tensor:
+    """Fail with a clear message unless ``value`` is a tensor of ``shape``; return it.
+
+    Every check calls this before it computes anything from a returned tensor, so that no
+    computation's cost depends on a shape the student's code chose (a pairwise comparison of
+    a 40000-element reply would need 1.6 billion entries).
+    """
     assert isinstance(value, torch.Tensor), f"{what} should return a torch.Tensor, but returned {type(value).__name__}."
+    assert tuple(value.shape) == tuple(shape), (
+        f"{what} should return a tensor of shape {tuple(shape)}, not {tuple(value.shape)}."
+    )
     return value
+
+
+def shown(tensor: torch.Tensor) -> str:
+    """A tensor's values for a message, or only its shape where they would not fit in one."""
+    return str(tensor.tolist()) if tensor.numel() <= MAX_SHOWN else f"a tensor of shape {tuple(tensor.shape)}"
+
+
+def load_weights_only(data: bytes, what: str) -> object:
+    """``torch.load(..., weights_only=True)`` of a file the student's code wrote, after checking its size.
+
+    A saved file is a zip archive whose entries may be compressed: the sizes it declares are
+    checked first, so that a small file cannot unpack into gigabytes in the grader.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(entry.file_size for entry in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, TypeError) as error:
+        raise ValueError(f"{what} is not the zip archive torch.save writes ({error})") from None
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise ValueError(f"{what} would unpack to {unpacked} bytes, more than the "
+                         f"{MAX_UNPACKED_BYTES // 2**20} MB a saved Iris model could need")
+    return torch.load(io.BytesIO(data), weights_only=True)
 
 
 def expect_float_list(value: object, length: int, what: str) -> list[float]:

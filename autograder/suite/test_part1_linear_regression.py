@@ -50,7 +50,7 @@ def toy_mse(weight: torch.Tensor, bias: torch.Tensor) -> float:
 def test_model_is_xb_at_weight_plus_bias(student, inputs):
     """model(xb, weight, bias) equals xb @ weight + bias."""
     xb, weight, bias = inputs
-    out = expect_tensor(student.model(xb, weight, bias), "model")
+    out = expect_tensor(student.model(xb, weight, bias), "model", (xb.shape[0],))
     assert_close(out, xb @ weight + bias, "model(xb, weight, bias) should equal xb @ weight + bias.")
 
 
@@ -59,11 +59,9 @@ def test_model_is_xb_at_weight_plus_bias(student, inputs):
 def test_model_returns_one_prediction_per_row(student, inputs):
     """model(xb, weight, bias) has shape (batch,): one prediction per row of xb."""
     xb, weight, bias = inputs
-    out = expect_tensor(student.model(xb, weight, bias), "model")
-    assert out.shape == (xb.shape[0],), (
-        f"model(xb, weight, bias) with xb of shape {tuple(xb.shape)} and weight of shape "
-        f"{tuple(weight.shape)} should have shape ({xb.shape[0]},), not {tuple(out.shape)}."
-    )
+    expect_tensor(student.model(xb, weight, bias),
+                  f"model(xb, weight, bias) with xb of shape {tuple(xb.shape)} and weight of shape {tuple(weight.shape)}",
+                  (xb.shape[0],))
 
 
 @pytest.mark.points(1)
@@ -73,8 +71,7 @@ def test_model_returns_one_prediction_per_row(student, inputs):
 def test_loss_fn_is_the_mean_of_squared_differences(student, pair):
     """loss_fn(input, target) equals the mean of (input - target) ** 2, a 0-dimensional tensor."""
     prediction, target = pair
-    loss = expect_tensor(student.loss_fn(prediction, target), "loss_fn")
-    assert loss.dim() == 0, f"loss_fn should return a scalar (0-dimensional) tensor, not shape {tuple(loss.shape)}."
+    loss = expect_tensor(student.loss_fn(prediction, target), "loss_fn (a scalar: 0-dimensional)", ())
     assert_close(loss, ((prediction - target) ** 2).mean(), "loss_fn should be the mean squared error.")
 
 
@@ -170,7 +167,7 @@ def test_train_linear_regression_matches_the_reference(student, reference, learn
 @given(inputs=linear_inputs())
 def test_model_matches_the_reference(student, reference, inputs):
     """model gives the reference's predictions on generated inputs."""
-    out = expect_tensor(student.model(*inputs), "model")
+    out = expect_tensor(student.model(*inputs), "model", (inputs[0].shape[0],))
     assert_close(out, reference.model(*inputs), "model should predict what the reference predicts.")
 
 
@@ -180,7 +177,7 @@ def test_model_matches_the_reference(student, reference, inputs):
 def test_loss_fn_matches_the_reference(student, reference, pair):
     """loss_fn gives the reference's loss on generated predictions and targets."""
     prediction, target = (t.to(pair[0].dtype) for t in pair)
-    loss = expect_tensor(student.loss_fn(prediction, target), "loss_fn")
+    loss = expect_tensor(student.loss_fn(prediction, target), "loss_fn", ())
     assert_close(loss, reference.loss_fn(prediction, target), "loss_fn should give the reference's loss.")
 
 

@@ -45,8 +45,8 @@ def test_model_has_layer1_and_layer2_of_the_given_sizes(student, sizes):
 @given(X=iris_inputs)
 def test_model_output_rows_are_probability_distributions(student, X):
     """Each row of Model(4, 16, 3)(X) is non-negative and sums to 1."""
-    out = expect_tensor(student.run(probes.model_outputs, X=X)["output"], "Model's forward")
-    assert out.shape == (X.shape[0], 3), f"Model(4, 16, 3) on X of shape {tuple(X.shape)} should give shape ({X.shape[0]}, 3), not {tuple(out.shape)}."
+    out = expect_tensor(student.run(probes.model_outputs, X=X)["output"],
+                        f"Model(4, 16, 3) on X of shape {tuple(X.shape)}", (X.shape[0], 3))
     assert (out >= 0).all(), "Model's outputs should be probabilities, never negative: apply a softmax after layer2."
     assert_close(out.sum(dim=1), torch.ones(X.shape[0]), "Each row of Model's output should sum to 1: softmax over dim=1, the classes.")
 
@@ -57,7 +57,7 @@ def test_model_forward_is_softmax_of_layer2_of_sigmoid_of_layer1(student, X):
     """Model's forward computes softmax(layer2(sigmoid(layer1(x)))) over the classes."""
     result = student.run(probes.model_outputs, X=X)
     state = expect_mlp_state(result, IRIS_SIZES)
-    out = expect_tensor(result["output"], "Model's forward")
+    out = expect_tensor(result["output"], "Model's forward", (X.shape[0], 3))
     assert_close(out, mlp_probabilities(state, X), "Model's forward should be softmax(layer2(sigmoid(layer1(x))), dim=1).")
 
 
@@ -134,7 +134,7 @@ def test_model_forward_matches_the_reference(student, reference, seed, X):
     generator = torch.Generator().manual_seed(seed)
     state = {name: torch.randn(shape, generator=generator) for name, shape in mlp_parameter_shapes(**IRIS_SIZES).items()}
     out, expected = (s.run(probes.model_outputs_with_state, state=state, X=X) for s in (student, reference))
-    assert_close(expect_tensor(out, "Model's forward"), expected, "With the same parameters, Model should output what the reference's does.")
+    assert_close(expect_tensor(out, "Model's forward", expected.shape), expected, "With the same parameters, Model should output what the reference's does.")
 
 
 @pytest.mark.points(0.5)

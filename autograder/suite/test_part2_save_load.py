@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from autograder.suite import probes
-from autograder.suite.checks import assert_close, expect_tensor
+from autograder.suite.checks import assert_close, expect_tensor, load_weights_only
 from autograder.suite.data import IRIS_SIZES, iris_split, mlp_parameter_shapes, mlp_probabilities
 
 pytestmark = pytest.mark.part("Part 2: saving and loading")
@@ -37,7 +37,8 @@ def test_save_model_then_load_model_predicts_the_same(student, X_test):
     assert result["written"], "save_model should write a file at the given path."
     assert result["new_object"], "load_model should build a new model from the file."
     assert_close(
-        expect_tensor(result["after"], "the model from load_model"), expect_tensor(result["before"], "Model"),
+        expect_tensor(result["after"], "the model from load_model", (len(X_test), 3)),
+        expect_tensor(result["before"], "Model", (len(X_test), 3)),
         "The reloaded model should predict exactly what the saved one does.", **SAME,
     )
 
@@ -48,7 +49,7 @@ def test_save_parameters_writes_a_state_dict_that_loads_weights_only(student):
     result = student.run(probes.saved_parameters_file)
     assert result["file"] is not None, "save_parameters should write a file at the given path."
     try:
-        saved = torch.load(io.BytesIO(result["file"]), weights_only=True)
+        saved = load_weights_only(result["file"], "The file from save_parameters")
     except Exception as error:
         pytest.fail(
             f"The file from save_parameters should load with torch.load(path, weights_only=True), "
@@ -70,7 +71,8 @@ def test_load_parameters_restores_the_saved_predictions(student, X_test):
     """load_parameters on a file from save_parameters gives a model with the same predictions."""
     result = student.run(probes.parameters_round_trip, X=X_test)
     assert_close(
-        expect_tensor(result["after"], "the model from load_parameters"), expect_tensor(result["before"], "Model"),
+        expect_tensor(result["after"], "the model from load_parameters", (len(X_test), 3)),
+        expect_tensor(result["before"], "Model", (len(X_test), 3)),
         "The model from load_parameters should predict exactly what the saved one does.", **SAME,
     )
 
@@ -82,7 +84,8 @@ def test_load_parameters_reads_parameters_saved_by_the_grader(student, X_test, r
     torch.save(random_state, file)
     result = student.run(probes.load_parameters_from_file, file=file.getvalue(), X=X_test)
     assert_close(
-        expect_tensor(result["output"], "the model from load_parameters"), mlp_probabilities(random_state, X_test),
+        expect_tensor(result["output"], "the model from load_parameters", (len(X_test), 3)),
+        mlp_probabilities(random_state, X_test),
         "load_parameters should build Model(input_size, hidden_size, output_size) "
         "and load the file's parameters into it.",
     )
@@ -94,5 +97,5 @@ def test_load_parameters_matches_the_reference(student, reference, X_test, rando
     file = io.BytesIO()
     torch.save(random_state, file)
     result, expected = (s.run(probes.load_parameters_from_file, file=file.getvalue(), X=X_test) for s in (student, reference))
-    assert_close(expect_tensor(result["output"], "the model from load_parameters"), expected["output"],
+    assert_close(expect_tensor(result["output"], "the model from load_parameters", expected["output"].shape), expected["output"],
                  "The model from load_parameters should predict what the reference's does.")
