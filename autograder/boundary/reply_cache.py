@@ -7,7 +7,7 @@ depends on (the reference notebooks, the grader's code, the torch version), so a
 reference or grader never meets an old reply. With every reply at hand, no process for the
 reference is started at all.
 
-The folder must be out of student code's reach (it is among the sandbox's hidden paths):
+The folder must be out of student code's reach (confined student code cannot read it):
 replies reveal the reference's outputs, and a forged file would change them.
 """
 

@@ -1,33 +1,67 @@
 #!/bin/sh
-# Runs as the first process of fresh mount, network and PID namespaces (see isolation.py):
-#   sandbox.sh WORKDIR HIDDEN_PATH... -- COMMAND...
-# Every mount becomes read-only; WORKDIR and /dev/shm become private, empty and writable;
-# each HIDDEN_PATH is covered by an empty read-only directory; COMMAND runs without any
-# capability, so it can neither undo this nor raise its privileges again.
+# Runs as the first process of fresh mount, network, IPC and PID namespaces (see confinement.py):
+#   sandbox.sh WORKDIR UID READ_ONLY_PATH... -- COMMAND...
+# Builds a new root on a tmpfs that holds only each READ_ONLY_PATH (bound read-only at its
+# own path; a symbolic link is copied as a link), a minimal /dev, a fresh /proc, and WORKDIR,
+# /tmp and /dev/shm as private, empty, writable tmpfs; moves into it with pivot_root and
+# detaches the old root, so that nothing else of the machine can be reached; then runs
+# COMMAND there (which drops every capability, and becomes UID where one is given, not "-":
+# the work folder belongs to it).
 set -eu
 workdir="$1"
-shift
-for mount_point in $(awk '{ print $2 }' /proc/self/mounts | sort -u); do
-    case "$mount_point" in
-        /proc | /proc/* | /dev | /dev/pts | /dev/mqueue) ;;
-        *) mount -o remount,bind,ro "$mount_point" 2>/dev/null || true ;;
-    esac
-done
-if touch "$workdir/.sandbox-write-test" 2>/dev/null; then
-    echo "sandbox: could not make the file system read-only" >&2
-    exit 97
-fi
-mount -t tmpfs -o size=512m,mode=700 tmpfs "$workdir"
-mount -t tmpfs -o size=64m,mode=1777 tmpfs /dev/shm
-while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do
+uid="$2"
+shift 2
+root="$workdir"  # the new root is built on a tmpfs mounted over the work folder
+mount -t tmpfs -o size=16m,mode=755 sandbox-root "$root"
+
+bind_read_only() {
     if [ -d "$1" ]; then
-        mount -t tmpfs -o ro,size=4k,mode=555 tmpfs "$1"
+        mkdir -p "$root$1"
+    else
+        mkdir -p "$root$(dirname "$1")"
+        : > "$root$1"
+    fi
+    mount --bind "$1" "$root$1"
+    # A mount's nosuid/nodev/noexec may be locked (user namespaces): keep them rather than fail.
+    mount -o remount,bind,ro,nosuid,nodev "$root$1" 2>/dev/null \
+        || mount -o remount,bind,ro,nosuid,nodev,noexec "$root$1"
+}
+
+while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do
+    if [ -L "$1" ]; then
+        mkdir -p "$root$(dirname "$1")"
+        ln -s "$(readlink "$1")" "$root$1"
     elif [ -e "$1" ]; then
-        mount --bind /dev/null "$1"
+        bind_read_only "$1"
     fi
     shift
 done
 shift
+
+mkdir -p "$root/dev/shm" "$root/proc" "$root/tmp" "$root/.old-root"
+for device in null zero full random urandom; do
+    : > "$root/dev/$device"
+    mount --bind "/dev/$device" "$root/dev/$device"
+done
+ln -s /proc/self/fd "$root/dev/fd"
+owner=""
+if [ "$uid" != "-" ]; then
+    owner=",uid=$uid,gid=$uid"
+fi
+mount -t tmpfs -o size=64m,mode=1777 sandbox-shm "$root/dev/shm"
+mount -t tmpfs -o size=64m,mode=1777 sandbox-tmp "$root/tmp"
+mkdir -p "$root$workdir"  # after /tmp's tmpfs, which would cover it
+mount -t tmpfs -o "size=512m,mode=700$owner" sandbox-work "$root$workdir"
+mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
+
+cd "$root"
+pivot_root . .old-root
+umount -l /.old-root
+mount -o remount,ro,bind / 2>/dev/null || mount -o remount,ro /
 cd "$workdir"
-export TMPDIR="$workdir"
-exec setpriv --bounding-set=-all --inh-caps=-all --no-new-privs "$@"
+if touch /.sandbox-write-test 2>/dev/null || ! touch "$workdir/.sandbox-write-test" 2>/dev/null; then
+    echo "sandbox: could not make the new root read-only with a writable work folder" >&2
+    exit 97
+fi
+rm -f "$workdir/.sandbox-write-test"
+exec "$@"

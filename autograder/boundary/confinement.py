@@ -1,0 +1,277 @@
+"""How the worker that runs student code is confined: what it is given, never a list of what is hidden.
+
+Three modes, the strongest this machine allows, each tried for real before it is used:
+
+- ``namespaces`` (Linux, as root or with unprivileged user namespaces): the worker runs in
+  its own mount, network, IPC and PID namespaces over a new root that holds only the Python
+  environment and this package, read-only, a private empty work folder and ``/tmp``, a
+  minimal ``/dev`` and its own ``/proc`` (``sandbox.sh``); as root it also runs as a uid of
+  its own. Nothing else of the machine exists for it.
+- ``user`` (root without namespaces: Docker's defaults, so Gradescope): the worker runs as
+  a uid of its own, without capabilities, in a work folder only it can use. What it must not
+  read (the reference, the reply cache, the course's folders) is made unreadable to other
+  users, and a trial run as that uid checks it, and that the package cannot be written.
+  Every process of that uid is killed when the worker stops.
+- ``none`` (a student's laptop): a plain process of the same user, said once.
+"""
+
+import json
+import os
+import random
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.fingerprint import PACKAGE_DIR
+
+SANDBOX_SCRIPT = Path(__file__).with_name("sandbox.sh")
+# The system's files that Python, torch and numpy need, besides the Python environment itself.
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+                "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
+                "/etc/passwd", "/etc/group", "/etc/nsswitch.conf")
+# uids for workers: far above any real account, one per grading, so that two gradings on one
+# machine can neither signal nor read each other's processes and files.
+WORKER_UIDS = (1 << 30, (1 << 31) - 2)
+# Folders anyone may write to, where a worker's uid may leave files behind.
+SHARED_TEMPORARY = ("/tmp", "/var/tmp", "/dev/shm")
+TRIAL_SECONDS = 60
+UNTRUSTED = "this grade must not be trusted for a class"
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """How workers are confined here, and how to say so to whoever reads the grade."""
+
+    mode: str  # "namespaces", "user" or "none"
+    description: str
+    uid: int | None = None  # the worker's own uid, where it has one
+    bound: tuple[str, ...] = ()  # namespaces: what the new root holds, read-only
+
+    @property
+    def active(self) -> bool:
+        return self.mode != "none"
+
+    @property
+    def summary(self) -> str:
+        """One line for results.json and the log: the mode, and whether the grade can be trusted."""
+        if self.active:
+            return f"Student code ran confined ({self.mode}): {self.description}."
+        return f"Student code ran NOT CONFINED ({self.description}): {UNTRUSTED}."
+
+    def prefix(self, workdir: str) -> list[str]:
+        """The command that starts a worker confined, with ``workdir`` its only writable folder."""
+        environment = worker_environment(workdir)
+        drop = ["setpriv", "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all"]
+        if self.uid is not None:
+            drop[1:1] = [f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups"]
+        if self.mode == "namespaces":
+            flags = ["--mount", "--net", "--ipc", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc"]
+            if os.geteuid() != 0:
+                flags = ["--user", "--map-root-user", *flags]
+            uid = "-" if self.uid is None else str(self.uid)
+            return ["unshare", *flags, "--", "sh", str(SANDBOX_SCRIPT), workdir, uid, *self.bound, "--",
+                    "env", "-i", *environment, *drop, "--"]
+        if self.mode == "user":
+            return ["env", "-i", f"--chdir={workdir}", *environment, *drop, "--"]
+        return []
+
+    def prepare(self, workdir: str) -> None:
+        """Give the worker its work folder: in ``user`` mode, owned by its uid and closed to everyone else."""
+        if self.mode == "user":
+            os.chown(workdir, self.uid, self.uid)
+            os.chmod(workdir, 0o700)
+
+    def clean_up(self) -> None:
+        """In ``user`` mode, end every process of the worker's uid and remove its files in shared folders."""
+        if self.mode != "user":
+            return
+        kill_every_process_of(self.uid)
+        for folder in SHARED_TEMPORARY:
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                try:
+                    if entry.stat(follow_symlinks=False).st_uid != self.uid:
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path, ignore_errors=True)
+                    else:
+                        os.unlink(entry.path)
+                except OSError:
+                    pass
+
+
+def worker_environment(workdir: str) -> list[str]:
+    """The worker's whole environment: nothing of the grader's (tokens, paths), its folder as home."""
+    return [f"PATH={os.defpath}", f"HOME={workdir}", f"TMPDIR={workdir}", "LANG=C.UTF-8", "MPLBACKEND=Agg",
+            "PYTHONDONTWRITEBYTECODE=1", "PYTHONNOUSERSITE=1"]
+
+
+def kill_every_process_of(uid: int) -> None:
+    """SIGKILL every process of ``uid`` at once: ``kill(-1)`` sent as that uid reaches all of them, forks included."""
+    for _ in range(3):
+        subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--", "kill", "-KILL", "-1"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+
+def unconfined(reason: str) -> Confinement:
+    """Workers run as plain processes; ``reason`` says why."""
+    return Confinement("none", reason)
+
+
+def free_uid() -> int:
+    """A uid no process uses now, for this grading's worker."""
+    in_use = set()
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                in_use.add(entry.stat().st_uid)
+            except OSError:
+                pass
+    while True:
+        uid = random.SystemRandom().randint(*WORKER_UIDS)
+        if uid not in in_use:
+            return uid
+
+
+def contains(folder: Path, paths: list[Path]) -> bool:
+    """Whether ``folder`` is one of ``paths`` or holds one of them."""
+    return any(path == folder or folder in path.parents for path in paths)
+
+
+def environment_paths(protected: list[Path]) -> list[str]:
+    """What a worker needs to run, for the namespaces' new root: the system's libraries, Python, this package.
+
+    Never a folder that holds a protected path, nor the working directory (Python puts it on
+    ``sys.path``; it may be a course folder).
+    """
+    python = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    entries = {Path(p).resolve() for p in sys.path if p and Path(p).is_dir()}
+    cwd = Path.cwd().resolve()
+    folders = sorted(python | {PACKAGE_DIR} | {p for p in entries if p != cwd})
+    kept = [f for f in folders if not contains(f, protected)
+            and not any(other in f.parents for other in folders)]  # one bind covers its subfolders
+    return [p for p in SYSTEM_PATHS if os.path.lexists(p)] + [str(f) for f in kept]
+
+
+def find_confinement(protected: list[Path], choice: str = "auto") -> Confinement:
+    """The strongest confinement this machine allows (or ``choice``), tried for real once.
+
+    ``protected``: folders and files student code must not read (the reference, the reply
+    cache, the course's submissions and results).
+    """
+    if choice == "off":
+        return unconfined("turned off with --sandbox off")
+    if not sys.platform.startswith("linux"):
+        return unconfined(f"confinement needs Linux, and this is {sys.platform}")
+    missing = [tool for tool in ("unshare", "setpriv") if shutil.which(tool) is None]
+    if missing:
+        return unconfined(f"{' and '.join(missing)} not found (util-linux)")
+    protected = [path.resolve() for path in protected]
+    reasons = []
+    if choice in ("auto", "namespaces"):
+        uid = free_uid() if os.geteuid() == 0 else None
+        confinement = Confinement(
+            "namespaces",
+            "own mount, network, IPC and PID namespaces over a root holding only Python and this package, "
+            "read-only" + (f"; uid {uid}; no capabilities" if uid is not None else "; no capabilities"),
+            uid, tuple(environment_paths(protected)))
+        problems = trial(confinement, protected)
+        if not problems:
+            return confinement
+        reasons.append(f"Linux namespaces are not available here ({explain(problems)})")
+    if choice in ("auto", "user"):
+        if os.geteuid() != 0:
+            reasons.append("running student code as another user needs root")
+        else:
+            uid = free_uid()
+            confinement = Confinement(
+                "user", f"uid {uid} of its own, no capabilities, no access to the reference, the cache "
+                "or the course's folders", uid)
+            problems = trial(confinement, protected)
+            # Where student code runs as another uid, permissions are what keep it from the answers.
+            readable = [Path(p) for p in problems.get("readable", []) if restrictable(Path(p))]
+            if readable:
+                restrict(readable)
+                problems = trial(confinement, protected)
+                confinement = Confinement(confinement.mode, confinement.description + " (made unreadable to "
+                                          f"other users: {', '.join(map(str, readable))})", uid)
+            if not problems:
+                return confinement
+            reasons.append(f"a worker as another user is not confined here ({explain(problems)})")
+    return unconfined("; ".join(reasons))
+
+
+def restrictable(path: Path) -> bool:
+    """Whether the grader may close ``path`` to other users: never ``/`` or a shared folder such as ``/tmp``."""
+    mode = path.lstat().st_mode
+    return path != Path(path.anchor) and not stat.S_ISLNK(mode) and not mode & stat.S_ISVTX
+
+
+def restrict(paths: list[Path]) -> None:
+    """Take every access of other users off each of ``paths`` (``chmod o-rwx``); their owner keeps its own."""
+    for path in paths:
+        os.chmod(path, stat.S_IMODE(path.lstat().st_mode) & ~0o007)
+
+
+def explain(problems: dict[str, list[str]]) -> str:
+    """The trial's findings as one line."""
+    said = {"failed": "{}", "readable": "{} can be read", "writable": "{} can be written",
+            "missing": "it cannot import {}"}
+    return "; ".join(said[kind].format(item) for kind, items in problems.items() for item in items)
+
+
+# Run as the worker would be, this reports what it could reach that it must not, as JSON.
+TRIAL_SCRIPT = """
+import importlib.util, json, os, sys
+protected, package = json.loads(sys.argv[1]), sys.argv[2]
+problems = {"readable": [], "writable": [], "missing": []}
+for path in protected:
+    try:
+        if os.path.isdir(path):
+            os.listdir(path)
+        else:
+            open(path, "rb").close()
+        problems["readable"].append(path)
+    except OSError:
+        pass
+for folder, _, _ in os.walk(package):
+    try:
+        open(os.path.join(folder, ".confinement-trial"), "wb").close()
+        os.unlink(os.path.join(folder, ".confinement-trial"))
+        problems["writable"].append(folder)
+        break
+    except OSError:
+        pass
+sys.path.insert(0, os.path.dirname(package))
+problems["missing"] = [m for m in ("torch", "numpy", "execnet", "autograder") if importlib.util.find_spec(m) is None]
+print(json.dumps({kind: items for kind, items in problems.items() if items}))
+"""
+
+
+def trial(confinement: Confinement, protected: list[Path]) -> dict[str, list[str]]:
+    """Start Python as a worker would be started; what it could reach that it must not (empty if nothing)."""
+    workdir = tempfile.mkdtemp(prefix="autograder-confinement-trial-")
+    try:
+        confinement.prepare(workdir)
+        command = [*confinement.prefix(workdir), sys.executable, "-c", TRIAL_SCRIPT,
+                   json.dumps([str(p) for p in protected if p.exists()]), str(PACKAGE_DIR)]
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=TRIAL_SECONDS,
+                                   stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return {"failed": [f"trying it failed: {error}"]}
+    finally:
+        confinement.clean_up()
+        shutil.rmtree(workdir, ignore_errors=True)
+    if completed.returncode != 0:
+        return {"failed": [(completed.stderr.strip().splitlines() or [f"exit code {completed.returncode}"])[-1]]}
+    try:
+        return json.loads(completed.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return {"failed": [f"the trial printed {completed.stdout[-200:]!r}"]}
