@@ -15,8 +15,9 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from autograder.contract import PARTS, REFERENCE_DIR, RELEASE_DIR, REPO_ROOT
-from autograder.boundary.messages import describe
-from autograder.boundary.isolation import Limits, RemoteSubmission, Sandbox, StudentCodeFailed, Worker, find_sandbox, no_sandbox
+from autograder.boundary.confinement import Confinement, find_confinement, unconfined
+from autograder.boundary.isolation import Limits, RemoteSubmission, StudentCodeFailed, Worker
+from autograder.boundary.messages import bounded, describe
 from autograder.boundary.reply_cache import ReplyCache
 from autograder.reports.report import NOT_CHECKED, Outcome, score_table, write_results
 
@@ -43,7 +44,7 @@ OUTCOMES = pytest.StashKey[dict[str, Outcome]]()
 # Each untouched stub (e.g. "Model.forward") -> where it is and how many checks it failed.
 STUBS = pytest.StashKey[dict[str, list]]()
 SUBMISSIONS = pytest.StashKey[dict[str, RemoteSubmission]]()
-SANDBOX = pytest.StashKey[Sandbox]()
+CONFINEMENT = pytest.StashKey[Confinement]()
 WORKERS = pytest.StashKey[list[Worker]]()
 HYPOTHESIS_HOME = pytest.StashKey[str]()
 # Figures for the student's feedback report (results.json's ``extra_data``), e.g. their training curves.
@@ -81,11 +82,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--memory-limit", type=int, default=defaults.memory_mb,
                     help="megabytes of heap the process running student code may use; 0 for no cap "
                     "(default: %(default)s)")
-    group.addoption("--sandbox", choices=("auto", "off"), default="auto",
-                    help="confine student code with Linux namespaces where possible (default: auto)")
+    group.addoption("--reply-limit", type=float, default=defaults.reply_bytes / 2**20,
+                    help="megabytes the grader takes from student code in one reply (default: %(default)s)")
+    group.addoption("--sandbox", choices=("auto", "namespaces", "user", "off"), default="auto",
+                    help="how to confine student code: auto takes the strongest this machine allows, Linux "
+                    "namespaces, else a user of its own (as root); off runs it as a plain process (default: auto)")
+    group.addoption("--require-confinement", action="store_true",
+                    help="stop, rather than grade, where student code cannot be confined")
+    group.addoption("--protect", type=Path, action="append", default=[],
+                    help="a folder student code must not read, besides the reference and the cache "
+                    "(e.g. the class's submissions); repeat for several")
     group.addoption("--reference-cache", default=str(default_cache()),
                     help="folder that keeps the reference's replies across runs, used only where student code "
-                    "is sandboxed (hidden from it); 'off' for none (default: %(default)s)")
+                    "is confined (out of its reach); 'off' for none (default: %(default)s)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -103,25 +112,25 @@ def pytest_configure(config: pytest.Config) -> None:
     cache_folder = None if config.getoption("reference_cache") == "off" else Path(config.getoption("reference_cache"))
     if cache_folder is not None:
         cache_folder.mkdir(parents=True, exist_ok=True)  # it must exist to be hidden
-    # The reference solutions, the git history that holds them too, and the reference's replies.
-    hidden = [reference, REPO_ROOT / "solutions", REPO_ROOT / ".git", *([cache_folder] if cache_folder else [])]
-    if config.getoption("sandbox") == "off":
-        config.stash[SANDBOX] = no_sandbox("turned off with --sandbox off")
-    else:
-        config.stash[SANDBOX] = find_sandbox([path.resolve() for path in hidden])
+    # What student code must never read: the reference solutions, the git history that holds
+    # them too, the reference's replies, and what the command names (the class's folders).
+    protected = [reference, REPO_ROOT / "solutions", REPO_ROOT / ".git", *([cache_folder] if cache_folder else []),
+                 *config.getoption("protect")]
+    confinement = config.stash[CONFINEMENT] = find_confinement(protected, config.getoption("sandbox"))
+    if config.getoption("require_confinement") and not confinement.active:
+        raise pytest.UsageError(f"student code cannot be confined here, so nothing was graded: {confinement.description}")
     # The workers boot (import torch, load the notebooks) while pytest collects the tests.
-    config.stash[SUBMISSIONS] = {"student": start_worker(config, config.getoption("submission"), "student",
-                                                         config.stash[SANDBOX])}
+    config.stash[SUBMISSIONS] = {"student": start_worker(config, config.getoption("submission"), "student", confinement)}
     if reference.is_dir():
         # On disk only where student code cannot reach the folder.
-        cache = ReplyCache(cache_folder if config.stash[SANDBOX].active else None, reference)
+        cache = ReplyCache(cache_folder if confinement.active else None, reference)
         config.stash[SUBMISSIONS]["reference"] = start_worker(
-            config, reference, "reference", no_sandbox("the reference is trusted"), cache
+            config, reference, "reference", unconfined("the reference is trusted"), cache
         )
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"autograder: student code runs in a worker process, {config.stash[SANDBOX].description}"
+    return f"autograder: student code runs in a worker process. {config.stash[CONFINEMENT].summary}"
 
 
 def limits(config: pytest.Config) -> Limits:
@@ -131,16 +140,17 @@ def limits(config: pytest.Config) -> Limits:
         training_seconds=config.getoption("training_timeout"),
         submission_seconds=config.getoption("submission_timeout"),
         memory_mb=config.getoption("memory_limit") or None,
+        reply_bytes=int(config.getoption("reply_limit") * 2**20),
     )
 
 
-def start_worker(config: pytest.Config, directory: Path, label: str, sandbox: Sandbox,
+def start_worker(config: pytest.Config, directory: Path, label: str, confinement: Confinement,
                  cache: ReplyCache | None = None) -> RemoteSubmission:
     """A submission behind its own worker process, stopped when grading ends.
 
     With a warm ``cache`` the worker starts only when a request is not in it, if ever.
     """
-    worker = Worker(directory, label, limits(config), sandbox, cache)
+    worker = Worker(directory, label, limits(config), confinement, cache)
     config.stash[WORKERS].append(worker)
     if cache is None or not cache.is_warm():
         worker.prestart()
@@ -154,7 +164,7 @@ def default_cache() -> Path:
 
 @pytest.fixture(scope="session")
 def student(pytestconfig: pytest.Config) -> RemoteSubmission:
-    """The submission being graded, in a sandboxed worker: ``student.softmax(z)`` calls the student's ``softmax``."""
+    """The submission being graded, in a confined worker: ``student.softmax(z)`` calls the student's ``softmax``."""
     return pytestconfig.stash[SUBMISSIONS]["student"]
 
 
@@ -263,7 +273,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
         message = describe(error, cell_filenames=set())
         if message is None:
             message = INTERNAL_ERROR + str(report.longrepr)
-        report.longrepr = message
+        report.longrepr = message = bounded(message)
         outcome.status, outcome.score, outcome.output = "failed", 0.0, message
     elif report.when == "call":
         outcome.status, outcome.score, outcome.output = "passed", outcome.max_score, ""
@@ -291,4 +301,5 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     shutil.rmtree(session.config.stash[HYPOTHESIS_HOME], ignore_errors=True)
     path = session.config.getoption("results")
     if path is not None:
-        write_results(path, list(session.config.stash[OUTCOMES].values()), session.config.stash[EXTRA_DATA])
+        write_results(path, list(session.config.stash[OUTCOMES].values()), session.config.stash[EXTRA_DATA],
+                      session.config.stash[CONFINEMENT].summary)

@@ -1,4 +1,4 @@
-"""Student code behind a process boundary: a worker per submission, its limits, its sandbox.
+"""Student code behind a process boundary: a worker per submission, its limits, what it may send back.
 
 The grader never runs student code and never unpickles anything a worker sends. It
 talks to the worker over an execnet channel, whose serializer carries only plain data,
@@ -6,10 +6,12 @@ and turns every way the worker can fail (an exception, a time-out, a crash, an e
 ``StudentCodeFailed`` with a message for the student; the next request starts a new worker.
 """
 
+import errno
 import os
 import shlex
 import shutil
-import subprocess
+import stat
+import struct
 import sys
 import tempfile
 import threading
@@ -20,13 +22,14 @@ from pathlib import Path
 
 import execnet
 
-from autograder.contract import GRADED_NAMES, NOTEBOOK_OF
+from autograder.boundary.confinement import Confinement
 from autograder.boundary.reply_cache import ReplyCache
+from autograder.contract import GRADED_NAMES, NOTEBOOK_OF
 
-SANDBOX_SCRIPT = Path(__file__).with_name("sandbox.sh")
 PACKAGE_PARENT = Path(__file__).resolve().parents[2]  # so that a worker imports this very package
 STARTUP_SECONDS = 120.0
 MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024
+SMALL_FILE_BYTES = 4096  # nbgrader's timestamp.txt and submission_secret.txt are a line each
 # One thread per worker, set before torch and numpy load: the assignment's tensors are tiny,
 # a class is graded one worker per core, and every thread's buffers count against the
 # memory cap (on a 16-core machine, OpenBLAS's alone broke a 2 GB cap).
@@ -38,10 +41,12 @@ class Limits:
     """How much time and memory student code may use."""
 
     call_seconds: float = 30.0  # one call of a graded function or one short scenario
-    training_seconds: float = 300.0  # one scenario that trains a model
-    submission_seconds: float = 900.0  # all of one submission's calls together
+    training_seconds: float = 120.0  # one scenario that trains a model (the lecture's take seconds)
+    # All of one submission's calls together: well inside Gradescope's default 10 minutes.
+    submission_seconds: float = 420.0
     memory_mb: int | None = 2048  # the worker's heap, where the OS can cap it
     max_restarts: int = 20  # workers started for one submission before giving up
+    reply_bytes: int = 8 * 2**20  # one message from a worker: the largest honest reply is a few kB
 
 
 class StudentCodeFailed(Exception):
@@ -55,74 +60,96 @@ class StudentCodeFailed(Exception):
         self.stub = stub
 
 
-@dataclass(frozen=True)
-class Sandbox:
-    """How workers are confined here: Linux namespaces hiding ``hidden`` paths, or none, and why."""
+class ReplyLimit:
+    """The largest message the grader accepts from a worker, enforced as execnet reads it.
 
-    active: bool
-    description: str
-    hidden: tuple[str, ...] = ()
+    A worker runs student code, which can reach its channel and send anything: the size is
+    checked from the message's header, before its bytes are read, so that no reply can make
+    the grader hold more than this. A refused message ends the worker, as a crash would.
+    """
 
-    def prefix(self, workdir: str) -> list[str]:
-        """The command that runs a worker confined, with ``workdir`` its only writable place."""
-        return sandbox_prefix(workdir, self.hidden) if self.active else []
+    limit: int | None = None  # set by the grader's first Worker; a worker's own process reads without a limit
+    refused: int | None = None  # the size of the last message refused
 
-
-def sandbox_prefix(workdir: str, hidden: tuple[str, ...]) -> list[str]:
-    """``unshare`` into new mount, network and PID namespaces, then ``sandbox.sh``."""
-    flags = ["--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
-    if os.geteuid() != 0:
-        flags = ["--user", "--map-root-user", *flags]  # unprivileged user namespaces
-    return ["unshare", *flags, "--", "sh", str(SANDBOX_SCRIPT), workdir, *hidden, "--"]
-
-
-def no_sandbox(reason: str) -> Sandbox:
-    """Workers run as plain processes; ``reason`` says why."""
-    return Sandbox(False, f"no sandbox: {reason}")
+    @classmethod
+    def read_message(cls, io: object) -> execnet.gateway_base.Message:
+        header = io.read(9)  # type 1, channel 4, payload 4: execnet's wire format
+        if not header:
+            raise EOFError("empty read")
+        code, channel, size = struct.unpack("!bii", header)
+        if cls.limit is not None and size > cls.limit:
+            cls.refused = size
+            raise EOFError(f"a message of {size} bytes, more than the grader accepts")
+        return execnet.gateway_base.Message(code, channel, io.read(size))
 
 
-def find_sandbox(hidden: list[Path]) -> Sandbox:
-    """The strongest confinement this machine allows, tried for real once."""
-    if not sys.platform.startswith("linux"):
-        return no_sandbox(f"it needs Linux, and this is {sys.platform}")
-    missing = [tool for tool in ("unshare", "setpriv") if shutil.which(tool) is None]
-    if missing:
-        return no_sandbox(f"{' and '.join(missing)} not found (util-linux)")
-    sandbox = Sandbox(True, "sandboxed in its own mount, network and PID namespaces, read-only files, no capabilities",
-                      tuple(str(path.resolve()) for path in hidden))
-    workdir = tempfile.mkdtemp(prefix="autograder-sandbox-test-")
+execnet.gateway_base.Message.from_io = staticmethod(ReplyLimit.read_message)
+
+
+def read_notebooks(directory: Path) -> tuple[dict[str, bytes], dict[str, str]]:
+    """The assignment's notebooks in ``directory`` as bytes, and why any present could not be taken.
+
+    Each is opened without following links and must be a regular file of a bounded size: a
+    link to the reference, or to a system file, is refused with a message for the student.
+    """
+    notebooks, problems = {}, {}
     try:
-        trial = subprocess.run([*sandbox.prefix(workdir), sys.executable, "-c", "pass"],
-                               capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return no_sandbox(f"trying it failed ({error})")
+        folder = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return notebooks, problems
+    try:
+        for name in GRADED_NAMES:
+            content, problem = read_regular_file(name, folder, MAX_NOTEBOOK_BYTES)
+            if content is not None:
+                notebooks[name] = content
+            elif problem is not None:
+                problems[name] = problem
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    if trial.returncode != 0:
-        reason = (trial.stderr.strip().splitlines() or [f"exit code {trial.returncode}"])[-1]
-        return no_sandbox(f"Linux namespaces are not available here ({reason})")
-    return sandbox
+        os.close(folder)
+    return notebooks, problems
 
 
-def read_notebooks(directory: Path) -> dict[str, bytes]:
-    """The assignment's notebooks found in ``directory``, as bytes, for the worker to load."""
-    notebooks = {}
-    for name in GRADED_NAMES:
-        path = directory / name
-        if path.is_file() and path.stat().st_size <= MAX_NOTEBOOK_BYTES:
-            notebooks[name] = path.read_bytes()
-    return notebooks
+def read_submitted_file(path: Path, limit: int = SMALL_FILE_BYTES) -> bytes | None:
+    """The bytes of a file a submission holds, if it is a regular file (not a link) of at most ``limit`` bytes."""
+    try:
+        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        return read_regular_file(path.name, folder, limit)[0]
+    finally:
+        os.close(folder)
+
+
+def read_regular_file(name: str, folder: int, limit: int) -> tuple[bytes | None, str | None]:
+    """The bytes of the file ``name`` in the open ``folder``; or None and why not (None if it is absent)."""
+    try:
+        handle = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
+    except FileNotFoundError:
+        return None, None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return None, f"{name} is a symbolic link; submit the notebook itself."
+        return None, f"{name} could not be opened ({error.strerror})."
+    with os.fdopen(handle, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return None, f"{name} is not a regular file; submit the notebook itself."
+        if info.st_size > limit:
+            return None, f"{name} is larger than {limit // 2**20} MB; clear its outputs and submit it again."
+        return file.read(limit + 1), None
 
 
 class Worker:
     """One process that loads a submission's notebooks and runs requests against them."""
 
-    def __init__(self, directory: Path, label: str, limits: Limits, sandbox: Sandbox,
+    def __init__(self, directory: Path, label: str, limits: Limits, confinement: Confinement,
                  cache: ReplyCache | None = None) -> None:
-        self.directory = Path(directory)
+        self.directory = Path(directory).resolve()  # the folder given is trusted; links inside it are not
         self.label = label
         self.limits = limits
-        self.sandbox = sandbox
+        self.confinement = confinement
+        ReplyLimit.limit = limits.reply_bytes
         # Only for the reference: its replies, so that a request asked before needs no process.
         self.cache = cache
         self.used_seconds = 0.0
@@ -131,6 +158,9 @@ class Worker:
         # A time-out or crash in the current test; later requests in that test fail the same
         # way at once, so that hypothesis's shrinking does not restart the worker again and again.
         self.test_failure: StudentCodeFailed | None = None
+        # A graded function that ran out of time, or sent back too much, once fails every later
+        # call at once, with the same message: a hang costs one time-out, not one per test.
+        self.given_up: dict[str, StudentCodeFailed] = {}
         self._starting: threading.Thread | None = None
         self._start_error: BaseException | None = None
         self._group: execnet.Group | None = None
@@ -165,23 +195,26 @@ class Worker:
 
     def _launch(self) -> str | None:
         """Launch a worker; None once it is ready, else the notebook it was loading when it failed."""
-        # In the sandbox a private, empty tmpfs covers this folder.
+        # Under namespaces a private, empty tmpfs covers this folder; as another user, it is that user's.
         self._workdir = workdir = tempfile.mkdtemp(prefix=f"autograder-{self.label}-")
-        python = shlex.join([*self.sandbox.prefix(workdir), sys.executable])
+        self.confinement.prepare(workdir)
+        python = shlex.join([*self.confinement.prefix(workdir), sys.executable])
         self._group = execnet.Group()
         gateway = self._group.makegateway(f"popen//python={python}")
         self._channel = gateway.remote_exec(
             f"import os, sys; os.environ.update({WORKER_THREADS!r}); sys.path.insert(0, {str(PACKAGE_PARENT)!r}); "
             "from autograder.boundary.worker import serve; serve(channel)"
         )
-        notebooks = {name: content for name, content in read_notebooks(self.directory).items()
-                     if name not in self.unloadable}
+        found, refused = read_notebooks(self.directory)
+        self.unloadable.update(refused)
+        notebooks = {name: content for name, content in found.items() if name not in self.unloadable}
         self._channel.send({
             "notebooks": notebooks,
             "unloadable": self.unloadable,
             "label": self.label,
             "workdir": workdir,
             "memory_mb": self.limits.memory_mb,
+            "own_user": self.confinement.uid is not None,
         })
         loading, timeout = None, STARTUP_SECONDS
         try:
@@ -216,7 +249,7 @@ class Worker:
             starting.join()
             self._starting = None
         if self._group is not None:
-            if not self.sandbox.active and self._pid is not None and hasattr(os, "killpg"):
+            if not self.confinement.active and self._pid is not None and hasattr(os, "killpg"):
                 try:
                     os.killpg(self._pid, 9)  # the worker made itself a session and group leader
                 except OSError:
@@ -227,6 +260,7 @@ class Worker:
                 except (OSError, EOFError):
                     pass
             self._group.terminate(timeout=1.0)
+            self.confinement.clean_up()
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
         self._group = self._channel = self._pid = self._workdir = None
@@ -246,6 +280,8 @@ class Worker:
                 raise error
         if self.test_failure is not None:
             raise self.test_failure
+        if what in self.given_up:
+            raise self.given_up[what]
         left = self.limits.submission_seconds - self.used_seconds
         if left <= 0:
             raise StudentCodeFailed(
@@ -277,12 +313,21 @@ class Worker:
                 raise EOFError("malformed reply")
             return reply
         except execnet.TimeoutError:
-            self.test_failure = StudentCodeFailed(f"{what} did not return within {timeout:g} s.")
+            self.test_failure = self.given_up[what] = StudentCodeFailed(
+                f"{what} did not return within {timeout:g} s; later checks that call it fail at once.")
         except (EOFError, execnet.RemoteError, OSError):  # the worker exited, crashed or was killed
-            self.test_failure = StudentCodeFailed(
-                f"The process running your code stopped while running {what} "
-                "(it exited, crashed, or ran out of memory)."
-            )
+            refused, ReplyLimit.refused = ReplyLimit.refused, None
+            if refused is not None:
+                self.test_failure = self.given_up[what] = StudentCodeFailed(
+                    f"{what} sent back {refused / 2**20:.1f} MB; the grader takes at most "
+                    f"{ReplyLimit.limit / 2**20:g} MB from your code at once. Return what the docstring asks for; "
+                    "later checks that call it fail at once."
+                )
+            else:
+                self.test_failure = StudentCodeFailed(
+                    f"The process running your code stopped while running {what} "
+                    "(it exited, crashed, or ran out of memory)."
+                )
         self.stop()
         raise self.test_failure
 

@@ -6,6 +6,7 @@ found a wrong value (its assertion message, with hypothesis's smallest failing i
 Anything else is a fault of the grader and keeps pytest's full report.
 """
 
+import re
 import traceback
 from types import TracebackType
 
@@ -14,6 +15,19 @@ from autograder.boundary.notebook import SubmissionError
 
 # How the message for an untouched stub reads after the name: "`softmax` is not implemented yet: ...".
 STUB_MESSAGE = "is not implemented yet"
+# The most of one message a student is shown: enough for any honest failure, small enough
+# that results.json and the feedback pages stay small whatever student code prints or raises.
+MESSAGE_LIMIT = 4000
+# Terminal escape sequences and other control characters, which would redraw a terminal or a log.
+CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def bounded(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """``text`` without control characters (newlines and tabs kept), cut to ``limit`` characters."""
+    text = CONTROL.sub("", text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n... ({len(text) - limit} more characters cut)"
 
 
 def notes(error: BaseException) -> str:

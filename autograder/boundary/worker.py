@@ -14,19 +14,28 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from autograder.boundary.messages import describe, unimplemented_stub
+from autograder.boundary.messages import bounded, describe, unimplemented_stub
+
+# Processes this worker's user may run at once (only where that user is the worker's own: the
+# limit counts every process of the user), and the largest file it may write: a fork bomb or a
+# disk filler stops there.
+MAX_PROCESSES = 256
+MAX_FILE_BYTES = 256 * 2**20
 
 
-def limit_memory(megabytes: int | None) -> None:
-    """Cap the worker's data segment (heap and anonymous memory) where the OS supports it."""
-    if not megabytes:
-        return
+def limit_resources(megabytes: int | None, own_user: bool) -> None:
+    """Cap the worker's data segment (heap and anonymous memory), file sizes and, as its own user, processes."""
     try:
         import resource
     except ImportError:  # Windows
         return
-    limit = megabytes * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    limits = [(resource.RLIMIT_FSIZE, MAX_FILE_BYTES)]
+    if own_user:
+        limits.append((resource.RLIMIT_NPROC, MAX_PROCESSES))
+    if megabytes:
+        limits.append((resource.RLIMIT_DATA, megabytes * 1024 * 1024))
+    for which, limit in limits:
+        resource.setrlimit(which, (limit, limit))
 
 
 def silence_output() -> None:
@@ -47,7 +56,7 @@ def failure(error: BaseException, cell_filenames: set[str]) -> dict[str, object]
             "This usually means a function returned something other than what its docstring says."
         )
     return {
-        "message": message,
+        "message": bounded(message),
         "stub": None if stub is None else [stub.name, stub.filename],
     }
 
@@ -82,7 +91,7 @@ def serve(channel) -> None:
         (notebooks / Path(name).name).write_bytes(content)
     submission = Submission(notebooks, label=settings["label"], unloadable=settings["unloadable"])
     silence_output()
-    limit_memory(settings["memory_mb"])
+    limit_resources(settings["memory_mb"], settings["own_user"])
     # Load every notebook now, saying which one is loading, so that the grader can tell
     # which notebook hangs or crashes at load and start a new worker without it.
     for name in sorted(settings["notebooks"]):

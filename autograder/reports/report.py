@@ -69,11 +69,18 @@ def part_points(results: dict, key: str = "score") -> dict[str, float]:
     return points
 
 
-def results_json(outcomes: list[Outcome], extra_data: dict[str, object] | None = None) -> dict:
-    """The outcomes in Gradescope's autograder ``results.json`` schema; ``extra_data`` is kept as is."""
+def results_json(outcomes: list[Outcome], extra_data: dict[str, object] | None = None, output: str = "") -> dict:
+    """The outcomes in Gradescope's autograder ``results.json`` schema; ``extra_data`` is kept as is.
+
+    ``output`` is the text Gradescope shows above the tests (how student code was confined);
+    every output is plain text, never HTML or Markdown a student's message could inject.
+    """
     return {
         "score": sum(o.score for o in outcomes),
         "max_score": sum(o.max_score for o in outcomes),
+        "output": output,
+        "output_format": "text",
+        "test_output_format": "text",
         "tests": [
             {
                 "name": o.name,
@@ -90,9 +97,10 @@ def results_json(outcomes: list[Outcome], extra_data: dict[str, object] | None =
     }
 
 
-def write_results(path: Path, outcomes: list[Outcome], extra_data: dict[str, object] | None = None) -> None:
+def write_results(path: Path, outcomes: list[Outcome], extra_data: dict[str, object] | None = None,
+                  output: str = "") -> None:
     """Write ``results.json`` atomically: a reader sees the old file or the whole new one."""
-    write_atomically(Path(path), json.dumps(results_json(outcomes, extra_data), indent=2))
+    write_atomically(Path(path), json.dumps(results_json(outcomes, extra_data, output), indent=2))
 
 
 def write_atomically(path: Path, text: str) -> None:
