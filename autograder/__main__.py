@@ -41,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
                            help="also write each notebook's feedback where `nbgrader release_feedback` takes it "
                            "(the course's feedback/ folder)")
 
+    grade_all.add_argument("--allow-unconfined", action="store_true",
+                           help="grade even where student code cannot be confined (then any student could read "
+                           "the reference or others' work, or forge a grade)")
+
     bundle = commands.add_parser("gradescope", help="build a Gradescope autograder bundle (a .zip)")
     bundle.add_argument("--out", type=Path, default=Path("gradescope_autograder.zip"), help="default: %(default)s")
 
@@ -55,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         from autograder.instructor.classroom import grade_class
 
         return grade_class(args.submitted, args.out, args.reference, args.assignment, args.jobs, args.regrade,
-                           args.gradebook, args.feedback)
+                           args.gradebook, args.feedback, args.allow_unconfined)
     from autograder.instructor.gradescope import build_bundle
 
     build_bundle(args.out)

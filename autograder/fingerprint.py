@@ -1,6 +1,8 @@
 """What a grade depends on besides the submission, as digests: the reference and the grader's own files."""
 
 import hashlib
+import os
+import stat
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -10,15 +12,19 @@ GRADER_FILES = sorted(path for path in PACKAGE_DIR.rglob("*")
 
 
 def files_under(folder: Path) -> list[Path]:
-    """Every file under ``folder``, sorted; none if it is not a folder."""
-    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+    """Every regular file under ``folder``, sorted, never through a link (a submission's link may point anywhere)."""
+    found = []
+    for parent, _, names in os.walk(folder):  # os.walk does not follow links to folders
+        found += [path for path in map(Path(parent).joinpath, names) if stat.S_ISREG(path.lstat().st_mode)]
+    return sorted(found)
 
 
 def digest_files(files: list[Path], root: Path, label: str, digest: "hashlib._Hash") -> None:
-    """Add each file's path under ``root`` (tagged with ``label``) and contents to ``digest``."""
+    """Add each file's path under ``root`` (tagged with ``label``) and contents to ``digest``, a block at a time."""
     for path in files:
         digest.update(f"{label}/{path.relative_to(root).as_posix()}\0".encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as file:
+            digest.update(hashlib.file_digest(file, "sha256").digest())
 
 
 def grader_digest(reference: Path) -> "hashlib._Hash":

@@ -11,7 +11,6 @@ import csv
 import io
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +20,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from autograder.boundary.confinement import find_confinement
+from autograder.boundary.isolation import read_submitted_file
 from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, PARTS, parts_of
 from autograder.fingerprint import digest_files, files_under, grader_digest
 from autograder.instructor.launch import COMPLETED, grader_command
@@ -31,7 +32,8 @@ RESULTS = "results.json"
 FINGERPRINT = "fingerprint.txt"
 LOG = "grading.log"
 FEEDBACK = "feedback.html"
-# What nbgrader's release_feedback needs beside each feedback page, copied from the submission.
+# What nbgrader's release_feedback needs beside each feedback page, copied from the submission
+# (only regular files, never a link).
 NBGRADER_SUBMISSION_FILES = ("timestamp.txt", "submission_secret.txt")
 
 
@@ -39,9 +41,13 @@ class ClassGrader:
     """Grades the submissions under ``submitted`` into ``out``, ``jobs`` at a time."""
 
     def __init__(self, submitted: Path, out: Path, reference: Path, assignment: str = ASSIGNMENT_ID,
-                 jobs: int | None = None) -> None:
+                 jobs: int | None = None, protected: list[Path] = (), allow_unconfined: bool = False) -> None:
         self.submitted, self.out, self.reference, self.assignment = submitted, out, reference, assignment
         self.jobs = jobs or os.cpu_count() or 1
+        # No student's code may read the class's submissions and results, nor run unconfined unless allowed.
+        self.grader_options = [option for path in protected for option in ("--protect", str(path))]
+        if not allow_unconfined:
+            self.grader_options.append("--require-confinement")
         self._running: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
         self._grader_digest = grader_digest(reference)  # once per run, not per student
@@ -55,7 +61,8 @@ class ClassGrader:
 
     def students(self) -> list[str]:
         """Every student with a folder in ``submitted``, sorted."""
-        return sorted(p.name for p in self.submitted.iterdir() if p.is_dir() and not p.name.startswith("."))
+        return sorted(p.name for p in self.submitted.iterdir()
+                      if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
 
     def is_up_to_date(self, student_id: str, digest: str) -> bool:
         """Whether this student's results were made from files whose fingerprint is ``digest``."""
@@ -92,7 +99,7 @@ class ClassGrader:
         folder.mkdir(parents=True, exist_ok=True)
         for name in (FINGERPRINT, RESULTS):
             (folder / name).unlink(missing_ok=True)
-        command = grader_command(submission, folder / RESULTS, "--reference", str(self.reference))
+        command = grader_command(submission, folder / RESULTS, "--reference", str(self.reference), *self.grader_options)
         with open(folder / LOG, "w") as log:
             # A session of its own: Ctrl-C reaches only this process, which then stops the run cleanly.
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -153,7 +160,7 @@ def grades_csv(grades: list[Graded], absent: list[str] = ()) -> str:
 
 def grade_class(submitted: Path, out: Path, reference: Path, assignment: str = ASSIGNMENT_ID,
                 jobs: int | None = None, regrade: bool = False, gradebook: str | None = None,
-                feedback: Path | None = None) -> int:
+                feedback: Path | None = None, allow_unconfined: bool = False) -> int:
     """``python -m autograder grade-all``: grade, then write feedback, grades.csv and the gradebook.
 
     Returns the exit code: 0 when every submission has a grade, 1 when some could not be
@@ -162,7 +169,16 @@ def grade_class(submitted: Path, out: Path, reference: Path, assignment: str = A
     if not submitted.is_dir():
         print(f"{submitted} is not a folder; give nbgrader's submitted/ folder.", file=sys.stderr)
         return 2
-    grader = ClassGrader(submitted, out, reference, assignment, jobs)
+    out.mkdir(parents=True, exist_ok=True)
+    protected = [submitted, out, *([feedback] if feedback is not None else [])]
+    confinement = find_confinement([reference, *protected])
+    print(confinement.summary)
+    if not confinement.active and not allow_unconfined:
+        print("Nothing was graded: a class is graded only where student code is confined, so that no student "
+              "can read another's work or forge a grade. Grade on Linux as root (or with user namespaces), "
+              "or pass --allow-unconfined to grade anyway.", file=sys.stderr)
+        return 2
+    grader = ClassGrader(submitted, out, reference, assignment, jobs, protected, allow_unconfined)
     try:
         graded_now, grades = grader.grade(regrade)
     except KeyboardInterrupt:
@@ -198,8 +214,9 @@ def place_feedback(graded: Graded, submission: Path, destination: Path) -> None:
     """One page per submitted notebook, with that notebook's parts, where ``nbgrader release_feedback`` looks."""
     destination.mkdir(parents=True, exist_ok=True)
     for name in NBGRADER_SUBMISSION_FILES:
-        if (submission / name).is_file():
-            shutil.copy(submission / name, destination / name)
+        content = read_submitted_file(submission / name)
+        if content is not None:
+            (destination / name).write_bytes(content)
     for notebook in GRADED_NAMES:
         if (submission / notebook).is_file():
             page = render(graded.student_id, graded.results, parts_of(notebook), graded.problem)

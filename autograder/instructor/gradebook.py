@@ -8,6 +8,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
+from autograder.boundary.isolation import read_submitted_file
 from autograder.contract import PARTS
 from autograder.reports.report import Graded, part_points
 
@@ -30,8 +31,8 @@ def record_grades(db_url: str, assignment: str, grades: list[Graded], submitted:
                                  f"run `nbgrader generate_assignment {assignment}` in the course folder first") from None
         for graded in grades:
             gradebook.update_or_create_student(graded.student_id)
-            stamp = submitted / graded.student_id / assignment / "timestamp.txt"
-            extra = {"timestamp": stamp.read_text().strip()} if stamp.is_file() else {}
+            stamp = read_submitted_file(submitted / graded.student_id / assignment / "timestamp.txt")
+            extra = {"timestamp": stamp.decode(errors="replace").strip()} if stamp is not None else {}
             gradebook.update_or_create_submission(assignment, graded.student_id, **extra)
             scores = part_points(graded.results) if graded.results else dict.fromkeys(PARTS, 0.0)
             maxima = part_points(graded.results, "max_score") if graded.results else None

@@ -3,8 +3,9 @@
 Gradescope unpacks the zip into ``/autograder/source``, runs ``setup.sh`` once when it builds
 the image, then ``run_autograder`` for each submission, with the student's files in
 ``/autograder/submission``; the grades go to ``/autograder/results/results.json``. The
-reference notebooks travel in the bundle; the worker that runs student code cannot see
-them where the sandbox is in force (``results.json``'s output says whether it was).
+reference notebooks travel in the bundle, readable by root only: Docker refuses new
+namespaces, so the worker that runs student code runs as a user of its own
+(``results.json``'s output says how it was confined).
 """
 
 import zipfile
@@ -24,23 +25,36 @@ python3 -m venv /autograder/venv
 /autograder/venv/bin/pip install torch --index-url https://download.pytorch.org/whl/cpu
 /autograder/venv/bin/pip install -e /autograder/source
 # Grade the reference once, so that its replies are cached and grading a student needs no
-# second process (time, and memory in a 768 MB container). Kept only where the sandbox works.
+# second process (time, and memory in a 768 MB container). Kept only where student code is confined.
 /autograder/venv/bin/python -m autograder grade /autograder/source/solutions/{assignment} -q || true
 """.format(assignment=ASSIGNMENT_ID)
 
 RUN = f"""\
 #!/usr/bin/env bash
-# Gradescope runs this for each submission. AUTOGRADER_ROOT and AUTOGRADER_PYTHON override
+# Gradescope runs this for each submission, as root in a container that refuses new namespaces,
+# so student code runs as a user of its own. AUTOGRADER_ROOT and AUTOGRADER_PYTHON override
 # /autograder and the bundle's Python, to try the bundle elsewhere.
 set -uo pipefail
 root="${{AUTOGRADER_ROOT:-/autograder}}"
 python="${{AUTOGRADER_PYTHON:-$root/venv/bin/python}}"
+results="$root/results/results.json"
 mkdir -p "$root/results"
+rm -f "$results"
+# A submission is files: a link (to the bundle's solutions, to a system file) is taken away first.
+find "$root/submission" -type l -delete
+# Only root may read the reference, and nobody else may change the grader.
+chmod -R go-rwx "$root/source/solutions"
+chmod -R go-w "$root/source"
 cd "$root/source"
-"$python" -m autograder grade "$root/submission" --results "$root/results/results.json" \\
-    --reference "$root/source/solutions/{ASSIGNMENT_ID}"
-# Failed checks are grades, not errors: Gradescope reads results.json either way.
-test -s "$root/results/results.json"
+"$python" -m autograder grade "$root/submission" --results "$results" \\
+    --reference "$root/source/solutions/{ASSIGNMENT_ID}" --require-confinement
+status=$?
+# Failed checks are grades (exit code 1); any other ending leaves no grade to trust.
+if [ "$status" -gt 1 ] || [ ! -s "$results" ]; then
+    rm -f "$results"
+    echo "The autograder did not finish (exit code $status); no grade was recorded." >&2
+    exit 1
+fi
 """
 
 
