@@ -4,31 +4,68 @@ import json
 import os
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from autograder.contract import REFERENCE_DIR, RELEASE_DIR, REPO_ROOT
+from tests import docker_like
+
+
+# How a test starts the grader: as CI does (root, where Linux namespaces are available), or as
+# Gradescope's Docker container does (root without the capabilities and system calls that
+# namespaces need; see tests/docker_like.py).
+SETTINGS = ("namespaces", "docker-like")
+# How often the grader's peak memory is read while it runs, in seconds.
+MEMORY_POLL_SECONDS = 0.05
 
 
 @dataclass
 class GradingRun:
-    """What ``pytest autograder/`` printed, its exit code, and the results file it wrote."""
+    """What ``pytest autograder/`` printed, its exit code, the results file it wrote, and its peak memory (MB)."""
 
     stdout: str
     returncode: int
     results: dict
+    peak_mb: float = 0.0
 
 
-def run_grader(submission: Path, results: Path, *options: str) -> GradingRun:
+def in_setting(command: list[str], setting: str) -> list[str]:
+    """``command`` as started in ``setting``: as it is, or Docker-like; skips where that setting cannot be had."""
+    if setting == "namespaces":
+        return command
+    reason = docker_like.available()
+    if reason is not None:
+        pytest.skip(f"the Docker-like setting cannot be emulated here: {reason}")
+    return docker_like.command(command)
+
+
+def run_measured(command: list[str], timeout: float = 600, **popen: object) -> tuple[subprocess.CompletedProcess, float]:
+    """Run ``command``; its output, and the peak resident memory of its own process (not its children's), in MB."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
+    peak_kb = 0
+    with ThreadPoolExecutor(1) as pool:
+        output = pool.submit(process.communicate, timeout=timeout)
+        while process.poll() is None:
+            try:
+                status = Path(f"/proc/{process.pid}/status").read_text()
+                peak_kb = max(peak_kb, int(status.split("VmHWM:")[1].split()[0]))
+            except (OSError, IndexError, ValueError):
+                pass
+            time.sleep(MEMORY_POLL_SECONDS)
+        stdout, _ = output.result()
+    return subprocess.CompletedProcess(command, process.returncode, stdout, ""), peak_kb / 1024
+
+
+def run_grader(submission: Path, results: Path, *options: str, setting: str = "namespaces") -> GradingRun:
     """Grade ``submission`` the way a student or instructor does: ``pytest autograder/`` in a new process."""
-    completed = subprocess.run(
-        [sys.executable, "-m", "pytest", "autograder/", "-p", "no:cacheprovider",
-         "--submission", str(submission), "--results", str(results), *options],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
-    )
-    return GradingRun(completed.stdout + completed.stderr, completed.returncode, json.loads(results.read_text()))
+    command = [sys.executable, "-m", "pytest", "autograder/", "-p", "no:cacheprovider",
+               "--submission", str(submission), "--results", str(results), *options]
+    completed, peak_mb = run_measured(in_setting(command, setting), cwd=REPO_ROOT)
+    return GradingRun(completed.stdout, completed.returncode, json.loads(results.read_text()), peak_mb)
 
 
 @pytest.fixture(scope="session")

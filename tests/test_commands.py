@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.contract import ASSIGNMENT_ID, REFERENCE_DIR, RELEASE_DIR
+from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, REFERENCE_DIR, RELEASE_DIR
 from autograder.instructor.gradescope import build_bundle
+from tests.conftest import SETTINGS, in_setting
 from tests.test_hostile_submissions import ATTACKS, hostile_submission
 
 pytestmark = pytest.mark.slow
@@ -68,45 +69,69 @@ def test_an_interrupted_class_run_keeps_its_finished_grades(tmp_path):
     assert f"{3 - finished} graded now, {finished} already up to date" in rerun.stdout, rerun.stdout + rerun.stderr
 
 
-@pytest.fixture(scope="module")
-def gradescope_root(tmp_path_factory) -> Path:
-    """The bundle unpacked as Gradescope unpacks it: source/, and run_autograder copied beside it."""
-    root = tmp_path_factory.mktemp("autograder")
+@pytest.fixture(scope="module", params=SETTINGS)
+def gradescope(request, tmp_path_factory) -> tuple[Path, str]:
+    """The bundle unpacked as Gradescope unpacks it (source/, and run_autograder beside it), and the setting."""
+    root = tmp_path_factory.mktemp(f"autograder-{request.param}")
     bundle = root / "autograder.zip"
     build_bundle(bundle)
     with zipfile.ZipFile(bundle) as archive:
         archive.extractall(root / "source")
     shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
-    return root
+    return root, request.param
 
 
-def run_on_gradescope(root: Path, submission: Path) -> dict:
-    """Place ``submission`` where Gradescope puts uploads, run run_autograder, return results.json."""
+def run_on_gradescope(gradescope: tuple[Path, str], submission: Path) -> dict:
+    """Place ``submission`` where Gradescope puts uploads, run run_autograder in the setting, return results.json."""
+    root, setting = gradescope
     shutil.rmtree(root / "submission", ignore_errors=True)
     shutil.rmtree(root / "results", ignore_errors=True)
-    shutil.copytree(submission, root / "submission")
+    shutil.copytree(submission, root / "submission", symlinks=True)
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "AUTOGRADER_ROOT": str(root),
            "AUTOGRADER_PYTHON": sys.executable, "PYTHONPATH": str(root / "source")}
-    run = subprocess.run(["bash", str(root / "run_autograder")], env=env, capture_output=True, text=True, timeout=600)
+    run = subprocess.run(in_setting(["bash", str(root / "run_autograder")], setting), env=env,
+                         capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"rootdir: {root / 'source'}" in run.stdout, "the bundle's own copy of the package should grade"
     return json.loads((root / "results" / "results.json").read_text())
 
 
-def test_the_gradescope_bundle_gives_the_reference_full_marks(gradescope_root):
+def test_the_gradescope_bundle_gives_the_reference_full_marks(gradescope):
     """run_autograder, in Gradescope's layout, grades the reference with every point, reference checks included."""
-    results = run_on_gradescope(gradescope_root, REFERENCE_DIR)
+    results = run_on_gradescope(gradescope, REFERENCE_DIR)
     assert results["score"] == results["max_score"] > 0
     assert not [t for t in results["tests"] if t["output"].startswith("Not checked")]
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox needs Linux")
-def test_the_gradescope_bundle_hides_its_reference_from_student_code(gradescope_root, tmp_path):
-    """A submission that copies softmax from the bundle's reference notebooks earns nothing for it."""
-    attack = ATTACKS["read_the_reference_solutions"]
-    submission = hostile_submission("read_the_reference_solutions", attack, tmp_path / "upload", port=9)
+def test_the_gradescope_results_say_how_student_code_was_confined(gradescope):
+    """Gradescope shows results.json's output: under Docker's defaults, a user of its own."""
+    results = run_on_gradescope(gradescope, RELEASE_DIR)
+    expected = {"namespaces": "confined (namespaces)", "docker-like": "confined (user)"}[gradescope[1]]
+    assert expected in results["output"] and results["output_format"] == "text"
+
+
+@pytest.mark.parametrize("name", ["read_the_reference_solutions", "kill_the_grader",
+                                  "background_process_edits_the_results_later"])
+def test_the_gradescope_bundle_holds_against_a_hostile_submission(gradescope, tmp_path, name):
+    """A submission that copies the bundle's reference, kills the grader or rewrites results later earns its honest score."""
+    root = gradescope[0]
+    attack = ATTACKS[name]
+    submission = hostile_submission(name, attack, tmp_path / "upload", port=9)
     notebook = submission / attack.notebook
-    notebook.write_text(notebook.read_text().replace(
-        str(REFERENCE_DIR), str(gradescope_root / "source" / "solutions" / ASSIGNMENT_ID)))
-    results = run_on_gradescope(gradescope_root, submission)
-    assert results["score"] == attack.honest_score
+    notebook.write_text(notebook.read_text()
+                        .replace(str(REFERENCE_DIR), str(root / "source" / "solutions" / ASSIGNMENT_ID))
+                        .replace(str(tmp_path / "results.json"), str(root / "results" / "results.json")))
+    results = run_on_gradescope(gradescope, submission)
+    time.sleep(4)  # longer than a background process waits before it writes
+    assert json.loads((root / "results" / "results.json").read_text()) == results
+    assert results["score"] <= attack.honest_score
+
+
+def test_the_gradescope_bundle_takes_links_out_of_a_submission(gradescope, tmp_path):
+    """Notebooks uploaded as links to the bundle's reference are removed before grading and earn nothing."""
+    root = gradescope[0]
+    upload = tmp_path / "upload"
+    upload.mkdir()
+    for name in GRADED_NAMES:
+        (upload / name).symlink_to(root / "source" / "solutions" / ASSIGNMENT_ID / name)
+    assert run_on_gradescope(gradescope, upload)["score"] == 0

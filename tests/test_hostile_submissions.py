@@ -3,7 +3,9 @@
 Every hostile submission is the untouched student notebooks (worth 0 points) plus one
 cell that attacks the grader, so its honest score is 0 unless stated. They are graded
 the way an instructor grades, `pytest autograder/` in a new process, with short time
-limits so that the suite stays fast.
+limits so that the suite stays fast, in each setting of ``tests.conftest.SETTINGS``: as
+on CI (root, Linux namespaces) and as in Gradescope's Docker container (root without the
+capabilities and system calls namespaces need), where student code runs as a user of its own.
 """
 
 import hashlib
@@ -21,8 +23,7 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 from autograder.contract import REFERENCE_DIR, RELEASE_DIR, REPO_ROOT
-from autograder.boundary.isolation import find_sandbox
-from tests.conftest import GradingRun, run_grader
+from tests.conftest import SETTINGS, GradingRun, run_grader
 
 pytestmark = pytest.mark.slow
 
@@ -30,16 +31,26 @@ LIMITS = ["--call-timeout", "3", "--training-timeout", "60", "--submission-timeo
 RUN_BOUND_SECONDS = 120
 FORGED = '{"score": 1000, "max_score": 1000, "tests": []}'
 MARKER = "autograder-hostile-orphan-marker"
+# The most memory the grader's own process may reach, whatever a submission sends it: a
+# Gradescope container may have 768 MB for the grader and the worker together.
+GRADER_PEAK_MB = 768
+# How large results.json may grow, whatever a submission prints or raises.
+RESULTS_BYTES = 512 * 1024
 
 
 @dataclass(frozen=True)
 class Attack:
-    """One cell appended to one notebook; its honest score; whether only the sandbox stops it."""
+    """One cell appended to one notebook; its honest score; whether only confinement stops it.
+
+    ``with_reference``: graded with the reference present and an empty reply cache, so that
+    the reference's own worker runs (and writes its notebooks somewhere) while the attack does.
+    """
 
     notebook: str
     cell: str
     honest_score: float = 0.0
-    needs_sandbox: bool = False
+    needs_confinement: bool = False
+    with_reference: bool = False
 
 
 ATTACKS = {
@@ -162,20 +173,20 @@ def softmax(z, dim=-1):
     with open(RESULTS, "w") as results:
         results.write(FORGED)
     raise NotImplementedError()
-""", needs_sandbox=True),
+""", needs_confinement=True),
     "background_process_edits_the_results_later": Attack("03_activations.ipynb", """
 def softmax(z, dim=-1):
     import subprocess, sys
     code = "import time; time.sleep(3); open(RESULTS, 'w').write(FORGED)"
     subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
     raise NotImplementedError()
-""", needs_sandbox=True),
+""", needs_confinement=True),
     "orphan_process": Attack("03_activations.ipynb", """
 def relu(z):
     import subprocess, sys
     subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", MARKER], start_new_session=True)
     raise NotImplementedError()
-""", needs_sandbox=True),
+""", needs_confinement=True),
     "read_the_reference_solutions": Attack("03_activations.ipynb", """
 def softmax(z, dim=-1):
     import json
@@ -186,7 +197,7 @@ def softmax(z, dim=-1):
         if "def softmax" in "".join(cell["source"]):
             exec("".join(cell["source"]), namespace)
     return namespace["softmax"](z, dim)
-""", needs_sandbox=True),
+""", needs_confinement=True),
     "read_the_git_history": Attack("03_activations.ipynb", """
 def softmax(z, dim=-1):
     import json, subprocess
@@ -198,29 +209,93 @@ def softmax(z, dim=-1):
         if "def softmax" in "".join(cell["source"]):
             exec("".join(cell["source"]), namespace)
     return namespace["softmax"](z, dim)
-""", needs_sandbox=True),
+""", needs_confinement=True),
     "edit_the_autograder": Attack("03_activations.ipynb", """
 class Attack:
     import pathlib
-    for path in pathlib.Path(REPO, "autograder").glob("*.py"):
+    for path in pathlib.Path(REPO, "autograder").rglob("*.py"):
         try:
             path.write_text("import pytest\\npytestmark = pytest.mark.skip\\n")
         except OSError:
             pass
-""", needs_sandbox=True),
+""", needs_confinement=True),
     "kill_the_grader": Attack("03_activations.ipynb", """
 def relu(z):
     import os, signal
     os.kill(os.getppid(), signal.SIGKILL)
     os.killpg(0, signal.SIGKILL)
     raise NotImplementedError()
-""", needs_sandbox=True),
+""", needs_confinement=True),
     "reach_the_network": Attack("03_activations.ipynb", """
 def relu(z):
     import socket
     socket.create_connection(("127.0.0.1", PORT), timeout=2).sendall(b"stolen")
     raise NotImplementedError()
-""", needs_sandbox=True),
+""", needs_confinement=True),
+    # Looks for a copy of the reference wherever the grader might have put one: the reference
+    # worker's folder, any notebook under /tmp, the paths on any process's command line, the
+    # repository; it keeps looking while grading goes on (the reply cache is empty, so the
+    # reference's own worker runs meanwhile).
+    "copy_the_reference_from_wherever_it_is": Attack("03_activations.ipynb", """
+import glob, json, os, threading, time
+
+def working_softmax(path):
+    try:
+        cells = json.load(open(path))["cells"]
+    except Exception:
+        return None
+    for cell in cells:
+        source = "".join(cell["source"])
+        if "def softmax" in source and "NotImplementedError" not in source:
+            return source
+
+def search(found):
+    deadline = time.time() + 60
+    while not found and time.time() < deadline:
+        places = {REFERENCE + "/03_activations.ipynb", REPO + "/solutions/pytorch_nn/03_activations.ipynb"}
+        places.update(glob.glob("/tmp/**/03_activations.ipynb", recursive=True))
+        places.update(glob.glob("/var/tmp/**/03_activations.ipynb", recursive=True))
+        for pid in os.listdir("/proc"):
+            try:
+                arguments = open("/proc/" + pid + "/cmdline", "rb").read().decode().split("\\0")
+            except OSError:
+                continue
+            places.update(os.path.join(a, "03_activations.ipynb") for a in arguments if a.startswith("/"))
+        found.extend(filter(None, map(working_softmax, sorted(places))))
+        time.sleep(0.2)
+
+FOUND = []
+
+class Attack:  # a class body runs when the notebook is loaded; a bare call would not
+    threading.Thread(target=search, args=(FOUND,), daemon=True).start()
+
+def softmax(z, dim=-1):
+    namespace = {}
+    exec("import torch", namespace)
+    exec(FOUND[0], namespace)
+    return namespace["softmax"](z, dim)
+""", needs_confinement=True, with_reference=True),
+    # A reply far larger than any honest one: 400 MB of zeros.
+    "a_reply_of_400_megabytes": Attack("03_activations.ipynb", """
+def relu(z):
+    import torch
+    return torch.zeros(100_000_000)
+"""),
+    # A small reply whose shape would make a check compare every pair of its 40000 values.
+    "a_reply_that_would_be_compared_pairwise": Attack("03_activations.ipynb", """
+def softmax(z, dim=-1):
+    import torch
+    return torch.zeros(40_000)
+""", honest_score=0.5),  # the input is left unchanged
+    "a_huge_failure_message_with_terminal_escapes": Attack("03_activations.ipynb", """
+def sigmoid(z):
+    raise ValueError("\\x1b[2J\\x1b[1;32mAll checks passed: 63 / 63\\x1b[0m" + "x" * 50_000_000)
+"""),
+    "a_hang_in_a_function_many_checks_call": Attack("03_activations.ipynb", """
+def tanh(z):
+    while True:
+        pass
+"""),
 }
 
 
@@ -263,12 +338,16 @@ def hostile_submission(name: str, attack: Attack, directory: Path, port: int) ->
     return directory
 
 
-def grade_hostile(name: str, attack: Attack, root: Path, port: int) -> HostileRun:
+def grade_hostile(name: str, attack: Attack, root: Path, port: int, setting: str) -> HostileRun:
     """Grade one hostile submission; wait a little longer, then read its results file again."""
     submission = hostile_submission(name, attack, root / name / "submission", port)
     results = submission.parent / "results.json"
+    if attack.with_reference:
+        reference = ["--reference", str(REFERENCE_DIR), "--reference-cache", str(root / name / "empty-cache")]
+    else:
+        reference = ["--reference", str(root / "no-reference")]
     started = time.monotonic()
-    run = run_grader(submission, results, "--reference", str(root / "no-reference"), *LIMITS)
+    run = run_grader(submission, results, *reference, *LIMITS, setting=setting)
     seconds = time.monotonic() - started
     if "sleep(3)" in attack.cell:
         time.sleep(4)  # longer than the attack's background process waits before it writes
@@ -290,29 +369,35 @@ def protected_digest() -> str:
     return tree_digest(REPO_ROOT / "autograder", REFERENCE_DIR)
 
 
+@pytest.fixture(scope="module", params=SETTINGS)
+def setting(request: pytest.FixtureRequest) -> str:
+    """The setting the hostile submissions are graded in."""
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def hostile_runs(tmp_path_factory, listener, protected_digest) -> dict[str, HostileRun]:
-    """Every hostile submission graded, two at a time."""
-    root = tmp_path_factory.mktemp("hostile")
+def hostile_runs(tmp_path_factory, listener, protected_digest, setting) -> dict[str, HostileRun]:
+    """Every hostile submission graded in ``setting``, two at a time."""
+    root = tmp_path_factory.mktemp(f"hostile-{setting}")
     port = listener.getsockname()[1]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(grade_hostile, name, attack, root, port) for name, attack in ATTACKS.items()}
+        futures = {name: pool.submit(grade_hostile, name, attack, root, port, setting) for name, attack in ATTACKS.items()}
         return {name: future.result() for name, future in futures.items()}
 
 
-@pytest.fixture(scope="module")
-def sandboxed() -> bool:
-    """Whether this machine confines workers (Linux namespaces)."""
-    return find_sandbox([]).active
+def confinement_of(run: GradingRun) -> str:
+    """The confinement a grading run says it used: "namespaces", "user" or "none"."""
+    output = run.results["output"]
+    return output.split("(")[1].split(")")[0] if output.startswith("Student code ran confined") else "none"
 
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))
-def test_hostile_submission_gets_no_more_than_its_honest_score(name, hostile_runs, sandboxed):
+def test_hostile_submission_gets_no_more_than_its_honest_score(name, hostile_runs):
     """The attack earns no points: the results file holds the honest score or less."""
     attack = ATTACKS[name]
-    if attack.needs_sandbox and not sandboxed:
-        pytest.skip("only the Linux sandbox stops this attack, and it is not available here")
     hostile = hostile_runs[name]
+    if attack.needs_confinement and confinement_of(hostile.run) == "none":
+        pytest.skip("only confinement stops this attack, and student code cannot be confined here")
     assert hostile.results_after_wait == hostile.run.results, "the results file changed after grading"
     assert hostile.results_after_wait["score"] <= attack.honest_score, hostile.run.stdout[-4000:]
 
@@ -326,6 +411,50 @@ def test_hostile_submission_is_graded_to_the_end(name, hostile_runs, reference_r
     assert len(hostile.run.results["tests"]) == len(reference_run.results["tests"])
 
 
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_hostile_submission_leaves_the_grader_small(name, hostile_runs):
+    """Whatever the submission sends back or raises, the grader's memory and results.json stay bounded."""
+    hostile = hostile_runs[name]
+    assert hostile.run.peak_mb < GRADER_PEAK_MB
+    assert len(json.dumps(hostile.run.results)) < RESULTS_BYTES
+
+
+def test_a_reply_larger_than_the_limit_is_refused_with_a_message(hostile_runs):
+    """A 400 MB reply never reaches the grader: the check fails saying how much was sent."""
+    outputs = [t["output"] for t in hostile_runs["a_reply_of_400_megabytes"].run.results["tests"]]
+    assert any("relu sent back 381.5 MB; the grader takes at most 8 MB" in o for o in outputs), outputs
+
+
+def test_a_reply_of_the_wrong_shape_fails_before_any_computation(hostile_runs):
+    """softmax returning 40000 values for 8 inputs fails on its shape."""
+    outputs = [t["output"] for t in hostile_runs["a_reply_that_would_be_compared_pairwise"].run.results["tests"]]
+    assert any("softmax should return a tensor of shape" in o and "not (40000,)" in o for o in outputs), outputs
+
+
+def test_a_huge_message_is_cut_and_its_escape_codes_removed(hostile_runs):
+    """A 50 MB exception message reaches results.json as a few kilobytes of plain text."""
+    results = hostile_runs["a_huge_failure_message_with_terminal_escapes"].run.results
+    sigmoid = [t["output"] for t in results["tests"] if "All checks passed" in t["output"]]
+    assert sigmoid and all("\x1b" not in o and len(o) < 8000 and "more characters cut" in o for o in sigmoid)
+
+
+def test_a_hung_function_costs_one_time_out(hostile_runs):
+    """After tanh has run out of time once, every later check that calls it fails at once, with the same message."""
+    outputs = [t["output"] for t in hostile_runs["a_hang_in_a_function_many_checks_call"].run.results["tests"]]
+    hung = [o for o in outputs if o.startswith("tanh did not return within 3 s")]
+    assert len(hung) >= 8, outputs
+
+
+def test_results_say_how_student_code_was_confined(hostile_runs, setting):
+    """results.json names the confinement in force: namespaces on CI, a user of its own where Docker refuses them."""
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("confinement is only required as root")
+    expected = {"namespaces": "namespaces", "docker-like": "user"}[setting]
+    assert {confinement_of(h.run) for h in hostile_runs.values()} == {expected}
+
+
 def test_forged_accuracy_loses_the_accuracy_checks(hostile_runs):
     """Training that never happened cannot pass the test-accuracy check, whatever accuracy says."""
     tests = {t["name"]: t for t in hostile_runs["forged_accuracy"].run.results["tests"]}
@@ -336,7 +465,7 @@ def test_forged_accuracy_loses_the_accuracy_checks(hostile_runs):
 def test_time_limit_names_the_function(hostile_runs):
     """An infinite loop fails its checks with a message naming the function and the limit."""
     outputs = [t["output"] for t in hostile_runs["infinite_loop"].run.results["tests"]]
-    assert any(o.startswith("loss_fn did not return within 3 s.") for o in outputs), outputs
+    assert any(o.startswith("loss_fn did not return within 3 s") for o in outputs), outputs
 
 
 def test_a_notebook_that_hangs_at_load_costs_only_itself(hostile_runs):
@@ -346,40 +475,30 @@ def test_a_notebook_that_hangs_at_load_costs_only_itself(hostile_runs):
     assert any("`softmax` is not implemented yet" in o for o in outputs)
 
 
-def test_no_hostile_process_outlives_grading(hostile_runs, sandboxed):
+def test_no_hostile_process_outlives_grading(hostile_runs):
     """No process a hostile submission started is still running once grading is over."""
-    if not sandboxed:
-        pytest.skip("without the Linux sandbox a process that starts its own session can escape")
+    if confinement_of(hostile_runs["orphan_process"].run) == "none":
+        pytest.skip("unconfined, a process that starts its own session can escape")
     found = subprocess.run(["pgrep", "-f", MARKER], capture_output=True, text=True)
     assert found.stdout == "", found.stdout
 
 
-def test_no_hostile_submission_reached_the_network(hostile_runs, listener, sandboxed):
-    """No hostile submission connected to a port on the grader's loopback interface."""
-    if not sandboxed:
-        pytest.skip("only the Linux sandbox takes the network away")
+def test_no_hostile_submission_reached_the_network(hostile_runs, listener):
+    """Under namespaces, no hostile submission connected to a port on the grader's loopback interface."""
+    if confinement_of(hostile_runs["reach_the_network"].run) != "namespaces":
+        pytest.skip("only a network namespace takes the network away (Docker's containers keep theirs)")
     with pytest.raises(TimeoutError):
         listener.accept()
 
 
-def test_the_autograder_and_the_reference_are_unchanged(hostile_runs, protected_digest, sandboxed):
+def test_the_autograder_and_the_reference_are_unchanged(hostile_runs, protected_digest):
     """After every hostile submission, the autograder's and the reference's files are as they were."""
-    if not sandboxed:
-        pytest.skip("without the Linux sandbox student code can write the user's files")
+    if confinement_of(hostile_runs["edit_the_autograder"].run) == "none":
+        pytest.skip("unconfined, student code can write the user's files")
     assert tree_digest(REPO_ROOT / "autograder", REFERENCE_DIR) == protected_digest
 
 
-def test_reference_still_gets_full_marks_after_the_hostile_submissions(hostile_runs, tmp_path):
+def test_reference_still_gets_full_marks_after_the_hostile_submissions(hostile_runs, tmp_path, setting):
     """A correct submission graded right after the hostile ones gets full marks."""
-    run = run_grader(REFERENCE_DIR, tmp_path / "results.json")
+    run = run_grader(REFERENCE_DIR, tmp_path / "results.json", setting=setting)
     assert run.results["score"] == run.results["max_score"] > 0, run.stdout[-4000:]
-
-
-def test_sandbox_is_active_where_it_can_be(sandboxed):
-    """On Linux as root (CI, Gradescope) the sandbox is available, so the attacks above really ran against it."""
-    import os
-    import sys
-
-    if not (sys.platform.startswith("linux") and os.geteuid() == 0):
-        pytest.skip("the sandbox is only required on Linux as root")
-    assert sandboxed
