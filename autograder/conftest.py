@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from autograder.contract import PARTS, REFERENCE_DIR, RELEASE_DIR, REPO_ROOT
-from autograder.boundary.confinement import Confinement, find_confinement, unconfined
+from autograder.boundary.confinement import Confinement, find_confinement, restrictable, unconfined
 from autograder.boundary.isolation import Limits, RemoteSubmission, StudentCodeFailed, Worker
 from autograder.boundary.messages import bounded, describe
 from autograder.boundary.reply_cache import ReplyCache
@@ -113,9 +113,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if cache_folder is not None:
         cache_folder.mkdir(parents=True, exist_ok=True)  # it must exist to be hidden
     # What student code must never read: the reference solutions, the git history that holds
-    # them too, the reference's replies, and what the command names (the class's folders).
+    # them too, the reference's replies, what the command names (the class's folders), and
+    # the folder of the results (other gradings' results may lie there), unless it is shared (/tmp).
+    results = config.getoption("results")
+    results_folder = [] if results is None else [Path(results).resolve().parent]
     protected = [reference, REPO_ROOT / "solutions", REPO_ROOT / ".git", *([cache_folder] if cache_folder else []),
-                 *config.getoption("protect")]
+                 *config.getoption("protect"), *(f for f in results_folder if f.is_dir() and restrictable(f))]
     confinement = config.stash[CONFINEMENT] = find_confinement(protected, config.getoption("sandbox"))
     if config.getoption("require_confinement") and not confinement.active:
         raise pytest.UsageError(f"student code cannot be confined here, so nothing was graded: {confinement.description}")

@@ -203,6 +203,8 @@ def find_confinement(protected: list[Path], choice: str = "auto") -> Confinement
                 confinement = Confinement(confinement.mode, confinement.description + " (made unreadable to "
                                           f"other users: {', '.join(map(str, readable))})", uid)
             if not problems:
+                if reasons:  # say why not namespaces, for whoever wonders
+                    confinement = Confinement(confinement.mode, f"{confinement.description}; {reasons[0]}", uid)
                 return confinement
             reasons.append(f"a worker as another user is not confined here ({explain(problems)})")
     return unconfined("; ".join(reasons))

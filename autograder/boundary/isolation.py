@@ -59,6 +59,10 @@ class StudentCodeFailed(Exception):
         super().__init__(message)
         self.stub = stub
 
+    def again(self) -> "StudentCodeFailed":
+        """The same failure as a new exception, without the notes (hypothesis's examples) the first one gathered."""
+        return StudentCodeFailed(str(self), self.stub)
+
 
 class ReplyLimit:
     """The largest message the grader accepts from a worker, enforced as execnet reads it.
@@ -279,9 +283,9 @@ class Worker:
                 error, self._start_error = self._start_error, None
                 raise error
         if self.test_failure is not None:
-            raise self.test_failure
+            raise self.test_failure.again()
         if what in self.given_up:
-            raise self.given_up[what]
+            raise self.given_up[what].again()
         left = self.limits.submission_seconds - self.used_seconds
         if left <= 0:
             raise StudentCodeFailed(

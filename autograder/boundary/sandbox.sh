@@ -8,11 +8,16 @@
 # COMMAND there (which drops every capability, and becomes UID where one is given, not "-":
 # the work folder belongs to it).
 set -eu
+PATH=/usr/sbin:/usr/bin:/sbin:/bin  # mount and pivot_root live in sbin, which the caller's PATH may lack
 workdir="$1"
 uid="$2"
 shift 2
 root="$workdir"  # the new root is built on a tmpfs mounted over the work folder
 mount -t tmpfs -o size=16m,mode=755 sandbox-root "$root"
+# /tmp and /dev/shm first: what is bound below them (a package in /tmp) must stay visible.
+mkdir -p "$root/tmp" "$root/dev/shm"
+mount -t tmpfs -o size=64m,mode=1777 sandbox-tmp "$root/tmp"
+mount -t tmpfs -o size=64m,mode=1777 sandbox-shm "$root/dev/shm"
 
 bind_read_only() {
     if [ -d "$1" ]; then
@@ -38,19 +43,32 @@ while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do
 done
 shift
 
-mkdir -p "$root/dev/shm" "$root/proc" "$root/tmp" "$root/.old-root"
+mkdir -p "$root/proc" "$root/.old-root"
 for device in null zero full random urandom; do
     : > "$root/dev/$device"
     mount --bind "/dev/$device" "$root/dev/$device"
 done
 ln -s /proc/self/fd "$root/dev/fd"
+# An NVIDIA GPU, where there is one, so that --device cuda trains there: its device nodes,
+# and /sys (read-only) for the driver's library to find it.
+for device in /dev/nvidia*; do
+    if [ -d "$device" ]; then
+        mkdir -p "$root$device"
+    elif [ -e "$device" ]; then
+        : > "$root$device"
+    else
+        continue
+    fi
+    mount --bind "$device" "$root$device"
+done
+if [ -e /dev/nvidiactl ]; then
+    bind_read_only /sys
+fi
 owner=""
 if [ "$uid" != "-" ]; then
     owner=",uid=$uid,gid=$uid"
 fi
-mount -t tmpfs -o size=64m,mode=1777 sandbox-shm "$root/dev/shm"
-mount -t tmpfs -o size=64m,mode=1777 sandbox-tmp "$root/tmp"
-mkdir -p "$root$workdir"  # after /tmp's tmpfs, which would cover it
+mkdir -p "$root$workdir"
 mount -t tmpfs -o "size=512m,mode=700$owner" sandbox-work "$root$workdir"
 mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
 
