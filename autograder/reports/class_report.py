@@ -20,7 +20,7 @@ from pathlib import Path
 from autograder.boundary.messages import STUB_MESSAGE
 from autograder.contract import PARTS
 from autograder.reports.report import NOT_CHECKED, Graded, format_points, part_points, write_atomically
-from autograder.reports.similarity import MIN_SHARED, NOISE, THRESHOLD, Similarity
+from autograder.reports.similarity import MIN_SHARED, NOISE, THRESHOLD, NotebookMatch, Similarity
 
 CLASS_REPORT = "class_report.html"
 HARDEST_SHOWN = 10  # checks in the "hardest checks" table; the rest are per part, folded
@@ -130,6 +130,7 @@ class CheckRate:
 
     @property
     def rate(self) -> float:
+        """The share of graded submissions that passed, in [0, 1]."""
         return self.passed / self.graded if self.graded else 0.0
 
 
@@ -169,6 +170,7 @@ def histogram_png(scores: list[float], maximum: float, title: str, size: tuple[f
 
 
 def image(png: str, alt: str) -> str:
+    """An ``<img>`` of a base64 PNG, with its alt text."""
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{png}">'
 
 
@@ -180,6 +182,7 @@ def names(students: set[str] | list[str]) -> str:
 
 
 def percent(fraction: float) -> str:
+    """``0.425`` -> ``"42%"``."""
     return f"{100 * fraction:.0f}%"
 
 
@@ -264,7 +267,7 @@ def similar(similarity: Similarity) -> str:
     return "".join(parts)
 
 
-def cell(match) -> str:
+def cell(match: NotebookMatch | None) -> str:
     """One notebook's figure in the similarity table: its share, flagged in red where over the threshold."""
     if match is None or match.shared == 0:
         return '<span class="muted">–</span>'
@@ -273,6 +276,7 @@ def cell(match) -> str:
 
 
 def rate_row(rate: CheckRate, with_part: bool) -> str:
+    """One check's row: (its part,) its name, a bar as long as its pass rate (red under half), passed / graded."""
     width = max(1, round(60 * rate.rate))
     bar = f'<span class="bar{" low" if rate.rate < 0.5 else ""}" style="width: {width}px"></span>'
     part = f"<td>{html.escape(rate.part)}</td>" if with_part else ""

@@ -73,6 +73,7 @@ class Similarity:
 
     @property
     def flagged(self) -> list[SimilarPair]:
+        """The pairs similar enough to flag, most similar first."""
         return [pair for pair in self.pairs if pair.flagged]
 
 
