@@ -24,9 +24,10 @@ from tests.class_submissions import COPIES, INDEPENDENT, build_class
 PART1, PART3 = "Part 1: linear regression", "Part 3: activation functions"
 WHEN = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 EXAMPLE = "Failing test case: test_softmax(\n    student=student,\n    z=tensor([{}]),\n)"
-# The page's height at 1024 px for the class of eight, measured at about 3,600 px; a page twice
+# The page's height at 1024 px for the class of eight, measured at about 3,200 px; a page twice
 # that is no longer one an instructor reads.
 MAX_HEIGHT = 7000
+FIRST_SCREEN = 768  # px: the height of the browser's window
 
 
 def check(test: str, part: str, passed: bool, output: str = "", max_score: float = 1.0) -> dict:
@@ -170,6 +171,19 @@ def test_in_a_browser_the_score_plots_load(browser, report_page: Path) -> None: 
     images = {image["alt"]: image["loaded"] for image in page_facts(browser)["images"]}
     assert images == {"score distribution: total": True,
                       **{f"score distribution: {part}": True for part in class_report.PARTS}}
+
+
+@pytest.mark.slow
+def test_in_a_browser_the_summary_and_the_total_plot_are_on_the_first_screen(browser, report_page: Path) -> None:  # noqa: F811
+    """Without scrolling, an instructor sees the summary (with the flagged pairs) and the whole total-score plot."""
+    from selenium.webdriver.common.by import By
+
+    open_page(browser, report_page)
+    summary = browser.find_element(By.CSS_SELECTOR, "ul.summary")
+    plot_bottom = browser.execute_script(
+        "return document.querySelector('img[alt=\"score distribution: total\"]').getBoundingClientRect().bottom")
+    assert "pairs of submissions are suspiciously similar" in summary.text, summary.text
+    assert plot_bottom <= FIRST_SCREEN, plot_bottom
 
 
 @pytest.mark.slow

@@ -159,7 +159,7 @@ def histogram_png(scores: list[float], maximum: float, title: str, size: tuple[f
     if scores:
         median = statistics.median(scores)
         axes.axvline(median, color="#cf222e", linestyle="--", label=f"median {format_points(median)}")
-        axes.legend(loc="upper left", frameon=False)
+        axes.legend(loc="upper center", frameon=False)  # the bars crowd the ends: 0 and full marks
     axes.set(title=title, xlabel=f"points (of {format_points(maximum)})", ylabel="students", xlim=(0, top))
     axes.yaxis.get_major_locator().set_params(integer=True)
     figure.tight_layout()
