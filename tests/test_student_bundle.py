@@ -4,6 +4,7 @@ The slow test is a student's first hour: unzip the bundle in a new folder, make 
 environment, install as the bundle's README says, and run ``pytest autograder/``.
 """
 
+import importlib.metadata
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, REFERENCE_DIR, RELE
 from autograder.instructor.student_bundle import build_student_bundle
 from tests.test_release import solution_cells, solution_lines
 
+TORCH_VERSION = importlib.metadata.version("torch")
 # Solution lines that the graded suite itself must contain, word for word, to exercise students'
 # code: each gives nothing away. Any other solution line found in the bundle is a leak.
 GENERIC_LINES = {"with torch.no_grad():", "return model", "p.grad.zero_()"}
@@ -94,8 +96,10 @@ def test_a_student_installs_the_bundle_in_a_new_environment_and_runs_the_checks(
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
-    # torch first, pinned to the version this project is tested with (the README's CPU build, from this machine's wheels).
-    for args in (["torch==2.13.0"], ["-e", "."]):
+    # torch first, as the README says, and the very build this environment has ("2.13.0+cpu"), so a
+    # CPU build stays one instead of several GB of CUDA. pip finds it where this environment's came
+    # from (here PIP_FIND_LINKS; in CI, PyTorch's CPU index through PIP_EXTRA_INDEX_URL).
+    for args in ([f"torch=={TORCH_VERSION}"], ["-e", "."]):
         install = subprocess.run(pip + args, cwd=bundle_folder, capture_output=True, text=True, timeout=900)
         assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
     # A student's own home: no reply cache of an instructor's, no configuration of ours.

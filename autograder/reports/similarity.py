@@ -60,7 +60,7 @@ class SimilarPair:
 
     @property
     def flagged(self) -> bool:
-        """Whether some notebook's answers are more alike than ``THRESHOLD``, over at least ``MIN_SHARED`` characters."""
+        """Whether in some notebook the answers are at least ``THRESHOLD`` alike, over at least ``MIN_SHARED`` characters."""
         return any(m.similarity >= THRESHOLD and m.shared >= MIN_SHARED for m in self.by_notebook.values())
 
 
