@@ -1,4 +1,4 @@
-"""``python -m autograder``: check a notebook, grade one submission, grade a class, build a Gradescope bundle."""
+"""``python -m autograder``: check a notebook, grade one submission, grade a class, build a Gradescope or student bundle."""
 
 import argparse
 import subprocess
@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     grade_all = commands.add_parser(
         "grade-all", help="grade every submission in nbgrader's submitted/ folder",
         description="Grade every <student>/<assignment>/ folder under DIR, in parallel; a re-run grades only "
-        "what is new or changed. Writes OUT/<student>/results.json and feedback.html, and OUT/grades.csv.")
+        "what is new or changed. Writes OUT/<student>/results.json and feedback.html, OUT/grades.csv and "
+        "OUT/class_report.html (the class's scores, checks, common failures and suspiciously similar submissions).")
     grade_all.add_argument("submitted", type=Path, metavar="DIR", help="nbgrader's submitted/ folder")
     grade_all.add_argument("--out", type=Path, required=True, help="folder for the results")
     grade_all.add_argument("--assignment", default=ASSIGNMENT_ID, help="the assignment's folder name (default: %(default)s)")
@@ -48,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     bundle = commands.add_parser("gradescope", help="build a Gradescope autograder bundle (a .zip)")
     bundle.add_argument("--out", type=Path, default=Path("gradescope_autograder.zip"), help="default: %(default)s")
 
+    student_bundle = commands.add_parser(
+        "student-bundle", help="build what a student receives without nbgrader's exchange: notebooks, autograder, README",
+        description="Write the released notebooks, the autograder package, its pyproject.toml and a student README, "
+        "and nothing of solutions/, to a folder, or to a zip where OUT ends in .zip.")
+    student_bundle.add_argument("--out", type=Path, required=True, metavar="DIR_OR_ZIP")
+
     args, passed_on = parser.parse_known_args(argv)
     if passed_on and args.command not in ("check", "grade"):
         parser.error(f"unrecognized arguments: {' '.join(passed_on)}")
@@ -60,6 +67,16 @@ def main(argv: list[str] | None = None) -> int:
 
         return grade_class(args.submitted, args.out, args.reference, args.assignment, args.jobs, args.regrade,
                            args.gradebook, args.feedback, args.allow_unconfined)
+    if args.command == "student-bundle":
+        from autograder.instructor.student_bundle import build_student_bundle
+
+        try:
+            build_student_bundle(args.out)
+        except FileExistsError as error:
+            print(f"{error}: give a new or empty folder, or a .zip.", file=sys.stderr)
+            return 2
+        print(f"Wrote {args.out}: give it to students; its README.md says what to do.")
+        return 0
     from autograder.instructor.gradescope import build_bundle
 
     build_bundle(args.out)

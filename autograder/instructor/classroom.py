@@ -16,16 +16,19 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import datetime
 from pathlib import Path
 
 from tqdm import tqdm
 
 from autograder.boundary.confinement import find_confinement
 from autograder.boundary.isolation import read_submitted_file
-from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, PARTS, parts_of
+from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, PARTS, REPO_ROOT, parts_of
 from autograder.fingerprint import digest_files, files_under, grader_digest
 from autograder.instructor.launch import COMPLETED, grader_command
+from autograder.reports import class_report
 from autograder.reports.report import Graded, part_points, write_atomically
+from autograder.reports.similarity import compare_class
 from autograder.reports.student_report import render
 
 RESULTS = "results.json"
@@ -199,15 +202,28 @@ def grade_class(submitted: Path, out: Path, reference: Path, assignment: str = A
             print(f"Grades not written to the gradebook: {error}", file=sys.stderr)
             return 2
     write_atomically(out / "grades.csv", grades_csv(grades, absent))
+    write_class_report(out, grades, submitted, assignment)
     if feedback is not None:
         for graded in grades:
             place_feedback(graded, submitted / graded.student_id / assignment, feedback / graded.student_id / assignment)
     problems = [g for g in grades if g.results is None]
     print(f"{len(graded_now)} graded now, {len(grades) - len(graded_now)} already up to date; "
           f"grades in {out / 'grades.csv'}" + (f", {len(absent)} without a submission: {', '.join(absent)}" if absent else ""))
+    print(f"Class report: {out / class_report.CLASS_REPORT}")
     for graded in problems:
         print(f"{graded.student_id}: {graded.problem}", file=sys.stderr)
     return 1 if problems else 0
+
+
+def write_class_report(out: Path, grades: list[Graded], submitted: Path, assignment: str) -> None:
+    """``out/class_report.html``: the class's scores, checks, failures and similar submissions.
+
+    Similarity is computed afresh each time (a second for a class of 8, pairs grow as the class
+    squared), with the released notebooks in ``assignments/`` as the starter code to exclude.
+    """
+    submissions = {g.student_id: submitted / g.student_id / assignment for g in grades}
+    similarity = compare_class(submissions, REPO_ROOT / "assignments" / assignment, list(GRADED_NAMES))
+    class_report.write(out / class_report.CLASS_REPORT, grades, similarity, assignment, datetime.now().astimezone())
 
 
 def place_feedback(graded: Graded, submission: Path, destination: Path) -> None:

@@ -1,0 +1,147 @@
+"""Pairs of submissions whose answer cells are suspiciously similar: copydetect's fingerprints, starter code excluded.
+
+For each notebook, the code of each student's answer cells (nbgrader's solution cells; every
+code cell of a notebook that has lost nbgrader's metadata) is fingerprinted by copydetect,
+which replaces every name with one letter and drops comments, docstrings and whitespace, so
+renamed variables and reformatted lines do not hide a copy. Every fingerprint that also occurs
+in the released notebook (signatures, docstrings, stubs, the demonstration cells) is dropped:
+what students were given is not evidence. Each pair of students is then compared notebook by
+notebook.
+"""
+
+import io
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import numpy as np
+from copydetect import CodeFingerprint, compare_files
+
+from autograder.boundary.isolation import MAX_NOTEBOOK_BYTES, read_submitted_file
+
+# A match shorter than NOISE characters of filtered code (every name counts one character, so
+# about two lines) is ignored. copydetect's default, 25, is about one line: at 25, the lecture's
+# training loops, which every correct solution resembles, made independent solutions up to 0.62
+# alike; at 50 they are at most 0.42, and copies still 0.88 or more (tests/class_submissions.py).
+# Every k-gram is kept (a window of 1: copydetect's "guarantee threshold" equal to its noise
+# threshold): answers are short, and winnowing over Python's per-process string hashes would make
+# the figures vary from run to run.
+NOISE = 50
+# A pair is flagged where, in some notebook, this share of the two answers' code is common to both...
+THRESHOLD = 0.7
+# ... and the common code is at least this many characters of filtered code, both sides together
+# (about four lines each): two short answers that agree are no evidence.
+MIN_SHARED = 200
+
+
+@dataclass(frozen=True)
+class NotebookMatch:
+    """How much of two students' answer code in one notebook is common to both.
+
+    ``similarity``: the common code over both answers' code together, in [0, 1];
+    ``shared``: characters of filtered code in common, on both sides together.
+    """
+
+    similarity: float
+    shared: int
+
+
+@dataclass(frozen=True)
+class SimilarPair:
+    """Two students and how alike their answers are, notebook by notebook (only notebooks both have)."""
+
+    first: str
+    second: str
+    by_notebook: dict[str, NotebookMatch]
+
+    @property
+    def similarity(self) -> float:
+        """The highest similarity over the notebooks: a copy of one part is a copy."""
+        return max((m.similarity for m in self.by_notebook.values()), default=0.0)
+
+    @property
+    def flagged(self) -> bool:
+        """Whether in some notebook the answers are at least ``THRESHOLD`` alike, over at least ``MIN_SHARED`` characters."""
+        return any(m.similarity >= THRESHOLD and m.shared >= MIN_SHARED for m in self.by_notebook.values())
+
+
+@dataclass
+class Similarity:
+    """Every compared pair, most similar first, and the notebooks that could not be read."""
+
+    pairs: list[SimilarPair]
+    unreadable: dict[str, list[str]] = field(default_factory=dict)  # student -> notebook names
+
+    @property
+    def flagged(self) -> list[SimilarPair]:
+        """The pairs similar enough to flag, most similar first."""
+        return [pair for pair in self.pairs if pair.flagged]
+
+
+def code_cells(notebook: str | bytes, answers_only: bool) -> str:
+    """The code cells of the ``notebook`` (its JSON text), joined; with ``answers_only``, only nbgrader's
+    solution cells (or every code cell, where the notebook has no cell marked as a solution).
+
+    Raises what nbformat raises for a text that is not a notebook.
+    """
+    cells = [cell for cell in nbformat.reads(notebook, as_version=4).cells if cell.cell_type == "code"]
+    if answers_only:
+        solutions = [cell for cell in cells if cell.get("metadata", {}).get("nbgrader", {}).get("solution")]
+        cells = solutions or cells
+    return "\n\n".join(cell.source for cell in cells)
+
+
+def fingerprint(code: str, boilerplate: np.ndarray | None = None, window: int = 1) -> CodeFingerprint:
+    """copydetect's fingerprint of Python ``code``, without the hashes in ``boilerplate``."""
+    return CodeFingerprint("answers.py", NOISE, window, boilerplate, language="python", fp=io.StringIO(code))
+
+
+def starter_hashes(starter: Path) -> np.ndarray:
+    """Every k-gram hash of the released notebook's code.
+
+    Both the whole notebook's code and its answer cells alone: a k-gram that spans the end of
+    one answer cell and the start of the next occurs only in the latter.
+    """
+    hashes = set()
+    for answers_only in (False, True):
+        hashes |= fingerprint(code_cells(starter.read_text(), answers_only)).hashes
+    return np.array(sorted(hashes))
+
+
+def match(first: CodeFingerprint, second: CodeFingerprint) -> NotebookMatch:
+    """How much of two fingerprinted answers is common to both (0 where either has no code of its own)."""
+    if not first.hashes or not second.hashes:
+        return NotebookMatch(0.0, 0)
+    _, (share1, share2), _ = compare_files(first, second)
+    shared1, shared2 = share1 * first.token_coverage, share2 * second.token_coverage
+    total = first.token_coverage + second.token_coverage
+    return NotebookMatch(float((shared1 + shared2) / total), int(shared1 + shared2))
+
+
+def compare_class(submissions: dict[str, Path], starter_dir: Path, notebooks: list[str]) -> Similarity:
+    """Compare every pair of ``submissions`` (student -> folder of their notebooks), notebook by notebook.
+
+    ``starter_dir`` holds the released notebooks, whose code is excluded. A missing notebook is
+    not compared; an unreadable one, or one that is not a regular file (a link), is listed in
+    ``unreadable``: a submission's links are never followed.
+    """
+    unreadable: dict[str, list[str]] = {}
+    prints: dict[str, dict[str, CodeFingerprint]] = {student: {} for student in submissions}
+    for notebook in notebooks:
+        boilerplate = starter_hashes(starter_dir / notebook) if (starter_dir / notebook).is_file() else None
+        for student, folder in submissions.items():
+            if not (folder / notebook).exists() and not (folder / notebook).is_symlink():
+                continue
+            try:
+                code = code_cells(read_submitted_file(folder / notebook, MAX_NOTEBOOK_BYTES), answers_only=True)
+            except Exception:  # noqa: BLE001 - any unreadable file is reported, whatever nbformat raised
+                unreadable.setdefault(student, []).append(notebook)
+                continue
+            prints[student][notebook] = fingerprint(code, boilerplate)
+    pairs = []
+    for first, second in itertools.combinations(sorted(submissions), 2):
+        common = [n for n in notebooks if n in prints[first] and n in prints[second]]
+        pairs.append(SimilarPair(first, second, {n: match(prints[first][n], prints[second][n]) for n in common}))
+    pairs.sort(key=lambda pair: (-pair.similarity, pair.first, pair.second))
+    return Similarity(pairs, unreadable)
