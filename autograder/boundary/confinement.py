@@ -39,6 +39,8 @@ WORKER_UIDS = (1 << 30, (1 << 31) - 2)
 # Folders anyone may write to, where a worker's uid may leave files behind.
 SHARED_TEMPORARY = ("/tmp", "/var/tmp", "/dev/shm")
 TRIAL_SECONDS = 60
+# The grader's environment variables a worker keeps: where torch's libraries are, which GPUs to use.
+PASSED_ON = ("LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES")
 UNTRUSTED = "this grade must not be trusted for a class"
 
 
@@ -108,9 +110,10 @@ class Confinement:
 
 
 def worker_environment(workdir: str) -> list[str]:
-    """The worker's whole environment: nothing of the grader's (tokens, paths), its folder as home."""
+    """The worker's whole environment: nothing of the grader's (tokens, paths) but where libraries and GPUs are."""
+    kept = [f"{name}={os.environ[name]}" for name in PASSED_ON if name in os.environ]
     return [f"PATH={os.defpath}", f"HOME={workdir}", f"TMPDIR={workdir}", "LANG=C.UTF-8", "MPLBACKEND=Agg",
-            "PYTHONDONTWRITEBYTECODE=1", "PYTHONNOUSERSITE=1"]
+            "PYTHONDONTWRITEBYTECODE=1", "PYTHONNOUSERSITE=1", *kept]
 
 
 def kill_every_process_of(uid: int) -> None:
@@ -152,7 +155,8 @@ def environment_paths(protected: list[Path]) -> list[str]:
     ``sys.path``; it may be a course folder).
     """
     python = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
-    entries = {Path(p).resolve() for p in sys.path if p and Path(p).is_dir()}
+    libraries = os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep)
+    entries = {Path(p).resolve() for p in [*sys.path, *libraries] if p and Path(p).is_dir()}
     cwd = Path.cwd().resolve()
     folders = sorted(python | {PACKAGE_DIR} | {p for p in entries if p != cwd})
     kept = [f for f in folders if not contains(f, protected)
