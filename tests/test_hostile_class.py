@@ -87,13 +87,19 @@ def build_class(submitted: Path) -> None:
 
 
 @pytest.fixture(scope="module", params=SETTINGS)
-def graded_class(request, tmp_path_factory) -> Path:
+def setting(request: pytest.FixtureRequest) -> str:
+    """The setting the class is graded in."""
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def graded_class(setting, tmp_path_factory) -> Path:
     """The class graded with grade-all (feedback and all) in one setting; the course folder."""
-    course = tmp_path_factory.mktemp(f"class-{request.param}")
+    course = tmp_path_factory.mktemp(f"class-{setting}")
     build_class(course / "submitted")
     command = [sys.executable, "-m", "autograder", "grade-all", str(course / "submitted"), "--out", str(course / "graded"),
                "--feedback", str(course / "feedback"), "--jobs", "1", "--reference", str(REFERENCE_DIR)]
-    run = subprocess.run(in_setting(command, request.param), cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
+    run = subprocess.run(in_setting(command, setting), cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout + run.stderr
     time.sleep(AFTER_GRADING_SECONDS)
     return course
@@ -108,6 +114,18 @@ def scores(course: Path) -> dict[str, float]:
 def test_a_student_cannot_copy_another_students_work(graded_class):
     """mallory, who hunted for alice's notebooks and results, gets the stubs' zero, and alice full marks."""
     assert scores(graded_class) == {"alice": 63.0, "mallory": 0.0, "zed": 0.0}
+
+
+@pytest.mark.parametrize("student", ["alice", "mallory", "zed"])
+def test_a_submission_graded_alone_gets_the_grade_it_got_in_the_class(graded_class, setting, student, tmp_path):
+    """`grade` of one submission gives, check by check, what `grade-all` gave it."""
+    results = tmp_path / "results.json"
+    command = [sys.executable, "-m", "autograder", "grade", str(graded_class / "submitted" / student / ASSIGNMENT_ID),
+               "--results", str(results), "--reference", str(REFERENCE_DIR)]
+    subprocess.run(in_setting(command, setting), cwd=REPO_ROOT, capture_output=True, timeout=900)
+    alone = json.loads(results.read_text())["tests"]
+    in_class = json.loads((graded_class / "graded" / student / "results.json").read_text())["tests"]
+    assert alone == in_class
 
 
 def test_a_process_left_behind_cannot_rewrite_any_results(graded_class):

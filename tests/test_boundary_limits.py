@@ -1,0 +1,110 @@
+"""What crosses the process boundary is bounded, and a submission's files are taken only as regular files."""
+
+import io
+import os
+import struct
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from autograder.boundary.isolation import MAX_NOTEBOOK_BYTES, ReplyLimit, read_notebooks, read_submitted_file
+from autograder.boundary.messages import MESSAGE_LIMIT, bounded
+from autograder.fingerprint import files_under
+from autograder.suite.checks import MAX_UNPACKED_BYTES, expect_tensor, load_weights_only
+
+NOTEBOOK = "03_activations.ipynb"
+
+
+@pytest.fixture
+def submission(tmp_path: Path) -> Path:
+    """An empty submission folder."""
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    return folder
+
+
+def test_a_message_loses_its_terminal_escapes_and_control_characters():
+    """Escape sequences and control characters are removed; newlines and tabs stay."""
+    assert bounded("\x1b[2J\x1b[1;32mAll passed\x1b[0m\x07\r\n\tnext") == "All passed\n\tnext"
+
+
+def test_a_long_message_is_cut_to_the_limit_and_says_so():
+    """A message longer than the limit keeps its beginning and says how much was cut."""
+    message = bounded("x" * (MESSAGE_LIMIT + 500))
+    assert message.startswith("x" * MESSAGE_LIMIT) and message.endswith("(500 more characters cut)")
+
+
+def test_a_linked_notebook_is_refused_with_a_message(submission, tmp_path):
+    """A notebook that is a symbolic link is not read; the message tells the student to submit the file itself."""
+    target = tmp_path / "answers.ipynb"
+    target.write_text("{}")
+    (submission / NOTEBOOK).symlink_to(target)
+    notebooks, problems = read_notebooks(submission)
+    assert notebooks == {} and problems == {NOTEBOOK: f"{NOTEBOOK} is a symbolic link; submit the notebook itself."}
+
+
+def test_a_notebook_that_is_not_a_regular_file_is_refused(submission):
+    """A named pipe in a notebook's place is refused at once, not waited on."""
+    os.mkfifo(submission / NOTEBOOK)
+    notebooks, problems = read_notebooks(submission)
+    assert notebooks == {} and "is not a regular file" in problems[NOTEBOOK]
+
+
+def test_a_notebook_larger_than_the_limit_is_refused(submission):
+    """A notebook above the size limit is not read into memory."""
+    with open(submission / NOTEBOOK, "wb") as file:
+        file.truncate(MAX_NOTEBOOK_BYTES + 1)
+    notebooks, problems = read_notebooks(submission)
+    assert notebooks == {} and "is larger than" in problems[NOTEBOOK]
+
+
+def test_a_submitted_file_is_read_only_if_it_is_a_regular_file(submission, tmp_path):
+    """nbgrader's timestamp.txt is read when it is a file, and not when it is a link to another file."""
+    (submission / "timestamp.txt").write_text("2026-11-27 10:00:00")
+    (tmp_path / "secret").write_text("secret")
+    (submission / "submission_secret.txt").symlink_to(tmp_path / "secret")
+    assert read_submitted_file(submission / "timestamp.txt") == b"2026-11-27 10:00:00"
+    assert read_submitted_file(submission / "submission_secret.txt") is None
+
+
+def test_fingerprinted_files_never_come_through_a_link(submission, tmp_path):
+    """The files a class run hashes are the submission's own regular files, never a link's target."""
+    (submission / NOTEBOOK).write_text("{}")
+    (submission / "passwd").symlink_to("/etc/passwd")
+    (submission / "elsewhere").symlink_to(tmp_path, target_is_directory=True)
+    assert files_under(submission) == [submission / NOTEBOOK]
+
+
+def test_a_message_above_the_reply_limit_is_refused_from_its_header(monkeypatch):
+    """A worker's message larger than the limit is refused before its bytes are read."""
+    monkeypatch.setattr(ReplyLimit, "limit", 1024)
+    monkeypatch.setattr(ReplyLimit, "refused", None)
+    wire = io.BytesIO(struct.pack("!bii", 4, 1, 10**9))  # a header announcing a gigabyte, and nothing after it
+    with pytest.raises(EOFError):
+        ReplyLimit.read_message(wire)
+    assert ReplyLimit.refused == 10**9
+
+
+def test_a_message_within_the_reply_limit_is_read_whole(monkeypatch):
+    """A message within the limit is read as execnet would read it."""
+    monkeypatch.setattr(ReplyLimit, "limit", 1024)
+    message = ReplyLimit.read_message(io.BytesIO(struct.pack("!bii", 4, 1, 5) + b"hello"))
+    assert (message.msgcode, message.channelid, message.data) == (4, 1, b"hello")
+
+
+def test_a_tensor_of_the_wrong_shape_fails_before_any_comparison():
+    """A returned tensor whose shape differs from the input's fails on its shape, whatever its size."""
+    with pytest.raises(AssertionError, match=r"softmax should return a tensor of shape \(8,\), not \(40000,\)"):
+        expect_tensor(torch.zeros(40_000), "softmax", (8,))
+
+
+def test_a_saved_file_that_would_unpack_too_large_is_not_loaded():
+    """A small zip whose entries declare more than a saved Iris model could need is refused before torch.load."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data/0", b"\0" * (MAX_UNPACKED_BYTES + 1))
+    assert len(buffer.getvalue()) < 100_000
+    with pytest.raises(ValueError, match="would unpack to"):
+        load_weights_only(buffer.getvalue(), "The file from save_parameters")
