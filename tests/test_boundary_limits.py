@@ -6,6 +6,7 @@ import struct
 import zipfile
 from pathlib import Path
 
+import execnet
 import pytest
 import torch
 
@@ -108,3 +109,28 @@ def test_a_saved_file_that_would_unpack_too_large_is_not_loaded():
     assert len(buffer.getvalue()) < 100_000
     with pytest.raises(ValueError, match="would unpack to"):
         load_weights_only(buffer.getvalue(), "The file from save_parameters")
+
+
+def test_a_list_declaring_more_values_than_the_limit_is_refused_before_it_is_built(monkeypatch):
+    """17 bytes declaring a list of 60 million values are refused, not allocated."""
+    monkeypatch.setattr(ReplyLimit, "max_values", 1000)
+    monkeypatch.setattr(ReplyLimit, "too_many_values", False)
+    newlist = execnet.gateway_base.opcode.NEWLIST + struct.pack("!i", 60_000_000)
+    with pytest.raises(execnet.gateway_base.LoadError):
+        execnet.gateway_base.loads_internal(newlist + execnet.gateway_base.opcode.STOP)
+    assert ReplyLimit.too_many_values
+
+
+def test_a_message_of_more_values_than_the_limit_is_refused(monkeypatch):
+    """A small message of many tiny values (empty dicts) is refused past the limit."""
+    monkeypatch.setattr(ReplyLimit, "max_values", 1000)
+    many = execnet.gateway_base.dumps_internal(tuple({} for _ in range(5000)))
+    with pytest.raises(execnet.gateway_base.LoadError):
+        execnet.gateway_base.loads_internal(many)
+
+
+def test_a_message_within_the_value_limit_is_rebuilt_as_sent(monkeypatch):
+    """An honest reply (a dict of lists and bytes) comes back whole under the limit."""
+    monkeypatch.setattr(ReplyLimit, "max_values", 1000)
+    reply = ("ok", {"loss": [0.5, 0.25], "state": {"__tensor__": ("float32", [2], b"\0" * 8)}})
+    assert execnet.gateway_base.loads_internal(execnet.gateway_base.dumps_internal(reply)) == reply

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from autograder.reports.report import Outcome, score_table, write_results
 
 OUTCOMES = [
@@ -28,3 +30,14 @@ def test_write_results_writes_gradescope_json(tmp_path):
     assert (results["score"], results["max_score"]) == (2, 3.5)
     assert [t["status"] for t in results["tests"]] == ["passed", "failed", "failed"]
     assert [p.name for p in path.parent.iterdir()] == ["results.json"]
+
+
+def test_results_hold_no_nan_or_infinity_whatever_the_curves(tmp_path):
+    """A diverged training curve (NaN, inf) is written as null, so results.json stays valid JSON."""
+    outcome = Outcome("a check", "test_a", "Part 1: linear regression", 1.0, 1.0, "passed")
+    curves = {"training_curves": {"loss": [float("nan"), float("inf"), 0.5], "test_accuracy": float("-inf")}}
+    write_results(tmp_path / "results.json", [outcome], curves)
+    text = (tmp_path / "results.json").read_text()
+    reject = lambda constant: pytest.fail(f"results.json holds {constant}")  # noqa: E731
+    loaded = json.loads(text, parse_constant=reject)
+    assert loaded["extra_data"]["training_curves"] == {"loss": [None, None, 0.5], "test_accuracy": None}

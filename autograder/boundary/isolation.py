@@ -7,6 +7,7 @@ and turns every way the worker can fail (an exception, a time-out, a crash, an e
 """
 
 import errno
+import json
 import os
 import shlex
 import shutil
@@ -47,6 +48,7 @@ class Limits:
     memory_mb: int | None = 2048  # the worker's heap, where the OS can cap it
     max_restarts: int = 20  # workers started for one submission before giving up
     reply_bytes: int = 8 * 2**20  # one message from a worker: the largest honest reply is a few kB
+    reply_values: int = 100_000  # values in one message (a tensor counts one): honest ones hold hundreds
 
 
 class StudentCodeFailed(Exception):
@@ -65,15 +67,19 @@ class StudentCodeFailed(Exception):
 
 
 class ReplyLimit:
-    """The largest message the grader accepts from a worker, enforced as execnet reads it.
+    """The largest message the grader accepts from a worker, and the most values in it, enforced as execnet reads it.
 
     A worker runs student code, which can reach its channel and send anything: the size is
-    checked from the message's header, before its bytes are read, so that no reply can make
-    the grader hold more than this. A refused message ends the worker, as a crash would.
+    checked from the message's header, before its bytes are read, and the values are counted
+    as execnet rebuilds them (a list's declared length included, which execnet would allocate
+    at once), so that no reply can make the grader hold or build more than this. A refused
+    message ends the worker, as a crash would.
     """
 
     limit: int | None = None  # set by the grader's first Worker; a worker's own process reads without a limit
+    max_values: int | None = None  # likewise
     refused: int | None = None  # the size of the last message refused
+    too_many_values = False  # whether the last message refused had too many values
 
     @classmethod
     def read_message(cls, io: object) -> execnet.gateway_base.Message:
@@ -87,7 +93,34 @@ class ReplyLimit:
         return execnet.gateway_base.Message(code, channel, io.read(size))
 
 
+    @classmethod
+    def counting(cls, load: Callable[[object], None]) -> Callable[[object], None]:
+        """execnet's loader of one value, refusing the value past ``max_values`` in one message."""
+
+        def counted(unserializer: object) -> None:
+            if cls.max_values is not None:
+                unserializer.values_loaded = getattr(unserializer, "values_loaded", 0) + 1
+                if unserializer.values_loaded > cls.max_values:
+                    cls.too_many_values = True
+                    raise execnet.gateway_base.LoadError("more values than the grader takes in one message")
+            load(unserializer)
+
+        return counted
+
+    @classmethod
+    def load_newlist(cls, unserializer: object) -> None:
+        """execnet's NEWLIST, which allocates the declared length at once: refused beyond ``max_values``."""
+        length = unserializer._read_int4()
+        if cls.max_values is not None and not 0 <= length <= cls.max_values:
+            cls.too_many_values = True
+            raise execnet.gateway_base.LoadError(f"a list of {length} values")
+        unserializer.stack.append([None] * length)
+
+
 execnet.gateway_base.Message.from_io = staticmethod(ReplyLimit.read_message)
+_LOADERS = execnet.gateway_base.Unserializer.num2func
+_LOADERS[execnet.gateway_base.opcode.NEWLIST] = ReplyLimit.load_newlist
+_LOADERS.update({code: ReplyLimit.counting(load) for code, load in _LOADERS.items()})
 
 
 def read_notebooks(directory: Path) -> tuple[dict[str, bytes], dict[str, str]]:
@@ -153,7 +186,7 @@ class Worker:
         self.label = label
         self.limits = limits
         self.confinement = confinement
-        ReplyLimit.limit = limits.reply_bytes
+        ReplyLimit.limit, ReplyLimit.max_values = limits.reply_bytes, limits.reply_values
         # Only for the reference: its replies, so that a request asked before needs no process.
         self.cache = cache
         self.used_seconds = 0.0
@@ -321,7 +354,13 @@ class Worker:
                 f"{what} did not return within {timeout:g} s; later checks that call it fail at once.")
         except (EOFError, execnet.RemoteError, OSError):  # the worker exited, crashed or was killed
             refused, ReplyLimit.refused = ReplyLimit.refused, None
-            if refused is not None:
+            too_many, ReplyLimit.too_many_values = ReplyLimit.too_many_values, False
+            if too_many:
+                self.test_failure = self.given_up[what] = StudentCodeFailed(
+                    f"{what} sent back more than {ReplyLimit.max_values} values at once; the grader takes no more. "
+                    "Return what the docstring asks for; later checks that call it fail at once."
+                )
+            elif refused is not None:
                 self.test_failure = self.given_up[what] = StudentCodeFailed(
                     f"{what} sent back {refused / 2**20:.1f} MB; the grader takes at most "
                     f"{ReplyLimit.limit / 2**20:g} MB from your code at once. Return what the docstring asks for; "
@@ -362,6 +401,17 @@ class RemoteSubmission:
             return self.worker.request(message, name, self.worker.limits.call_seconds)
 
         return call
+
+    def code(self, notebook: str) -> str:
+        """The code cells of the submitted ``notebook`` as the grader itself reads the file (never through a
+        link, never from the worker), joined; empty where it is absent or not a notebook."""
+        content = read_notebooks(self.worker.directory)[0].get(notebook)
+        try:
+            cells = json.loads(content)["cells"]
+            return "\n\n".join("".join(cell["source"]) if isinstance(cell["source"], list) else str(cell["source"])
+                                 for cell in cells if cell.get("cell_type") == "code")
+        except (TypeError, ValueError, KeyError, AttributeError):
+            return ""
 
     def run(self, probe: Callable[..., object], /, **kwargs: object) -> object:
         """Run ``probe`` (a function of the suite's ``probes`` module) in the worker with ``kwargs``."""

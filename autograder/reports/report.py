@@ -1,6 +1,7 @@
 """Scores: one outcome per graded test, a per-part table, and Gradescope's ``results.json``."""
 
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -93,14 +94,29 @@ def results_json(outcomes: list[Outcome], extra_data: dict[str, object] | None =
             }
             for o in outcomes
         ],
-        "extra_data": extra_data or {},
+        "extra_data": finite(extra_data or {}),
     }
+
+
+def finite(value: object) -> object:
+    """``value`` with every NaN or infinite float (a student's diverged training curve) made None.
+
+    JSON has no NaN or Infinity: a results.json holding them is rejected by strict readers
+    (Gradescope's among them), and the student would get no grade at all.
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(item) for item in value]
+    return value
 
 
 def write_results(path: Path, outcomes: list[Outcome], extra_data: dict[str, object] | None = None,
                   output: str = "") -> None:
     """Write ``results.json`` atomically: a reader sees the old file or the whole new one."""
-    write_atomically(Path(path), json.dumps(results_json(outcomes, extra_data, output), indent=2))
+    write_atomically(Path(path), json.dumps(results_json(outcomes, extra_data, output), indent=2, allow_nan=False))
 
 
 def write_atomically(path: Path, text: str) -> None:

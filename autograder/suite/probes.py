@@ -13,16 +13,18 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode, resolve_name
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.data import DataLoader, TensorDataset
 
 from autograder.suite.data import IRIS_SIZES, iris_split, lecture_mlp, toy_regression_dataset
 from autograder.boundary.notebook import Submission
 
-# PyTorch's own activation functions, by the last part of their qualified names.
+# PyTorch's own activation functions, by the last part of their qualified names, and by the
+# names of the ATen operators they come down to (seen by the dispatcher, however they are called).
 BUILTIN_ACTIVATIONS = frozenset({
-    "sigmoid", "sigmoid_", "expit", "logsigmoid",
+    "sigmoid", "sigmoid_", "expit", "logsigmoid", "log_sigmoid", "log_sigmoid_forward",
     "tanh", "tanh_",
-    "softmax", "_softmax", "log_softmax", "softmin",
+    "softmax", "_softmax", "log_softmax", "_log_softmax", "softmin",
     "relu", "relu_", "relu6", "threshold", "threshold_", "hardtanh", "hardtanh_",
 })
 
@@ -251,11 +253,28 @@ class TorchCallRecorder(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
+class AtenCallRecorder(TorchDispatchMode):
+    """Records the name of every ATen operator run while active (``aten.sigmoid.default`` as ``aten.sigmoid``).
+
+    The dispatcher sees the operators whatever the Python spelling, also under
+    ``torch._C.DisableTorchFunction`` or through ``torch.ops.aten`` directly, which the
+    function-level recorder does not.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.names.add(f"aten.{func.overloadpacket.__name__}")
+        return func(*args, **(kwargs or {}))
+
+
 @probe("{name}")
 def activation_and_builtins_called(submission: Submission, name: str, z: torch.Tensor) -> dict[str, object]:
     """The student's ``name(z)``, and the built-in activation functions it calls, by qualified name."""
     function = getattr(submission, name)
-    with TorchCallRecorder() as recorder:
+    with TorchCallRecorder() as recorder, AtenCallRecorder() as operators:
         output = function(z)
-    called = sorted(n for n in recorder.names if n.rsplit(".", 1)[-1] in BUILTIN_ACTIVATIONS)
+    called = sorted(n for n in recorder.names | operators.names if n.rsplit(".", 1)[-1] in BUILTIN_ACTIVATIONS)
     return {"output": output, "called": called}
