@@ -49,6 +49,8 @@ WORKERS = pytest.StashKey[list[Worker]]()
 HYPOTHESIS_HOME = pytest.StashKey[str]()
 # Figures for the student's feedback report (results.json's ``extra_data``), e.g. their training curves.
 EXTRA_DATA = pytest.StashKey[dict[str, object]]()
+# The modules whose probes the graded tests run in the workers (see autograder/suite/probes.py).
+PROBE_MODULES = ("autograder.suite.probes",)
 INTERNAL_ERROR = "Internal error in the grader, not in your code; please tell your instructor:\n"
 
 
@@ -153,7 +155,7 @@ def start_worker(config: pytest.Config, directory: Path, label: str, confinement
 
     With a warm ``cache`` the worker starts only when a request is not in it, if ever.
     """
-    worker = Worker(directory, label, limits(config), confinement, cache)
+    worker = Worker(directory, label, limits(config), confinement, cache, PROBE_MODULES)
     config.stash[WORKERS].append(worker)
     if cache is None or not cache.is_warm():
         worker.prestart()

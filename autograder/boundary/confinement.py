@@ -15,6 +15,7 @@ Three modes, the strongest this machine allows, each tried for real before it is
 - ``none`` (a student's laptop): a plain process of the same user, said once.
 """
 
+import itertools
 import json
 import os
 import random
@@ -37,8 +38,11 @@ SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
 # machine can neither signal nor read each other's processes and files.
 WORKER_UIDS = (1 << 30, (1 << 31) - 2)
 # Folders anyone may write to, where a worker's uid may leave files behind.
-SHARED_TEMPORARY = ("/tmp", "/var/tmp", "/dev/shm")
+SHARED_TEMPORARY = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")
+# System V shared memory, semaphores and message queues outlive their process: ipcrm's flag for each.
+SYSTEM_V_IPC = {"shm": "-m", "sem": "-s", "msg": "-q"}
 TRIAL_SECONDS = 60
+TRIAL_FILES = 200  # files of each protected folder the trial tries to open
 # The grader's environment variables a worker keeps: where torch's libraries are, which GPUs to use.
 PASSED_ON = ("LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES")
 UNTRUSTED = "this grade must not be trusted for a class"
@@ -92,6 +96,7 @@ class Confinement:
         if self.mode != "user":
             return
         kill_every_process_of(self.uid)
+        remove_ipc_of(self.uid)
         for folder in SHARED_TEMPORARY:
             try:
                 entries = list(os.scandir(folder))
@@ -121,6 +126,25 @@ def kill_every_process_of(uid: int) -> None:
     for _ in range(3):
         subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--", "kill", "-KILL", "-1"],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+
+def remove_ipc_of(uid: int) -> None:
+    """Remove every System V shared memory segment, semaphore set and message queue ``uid`` owns.
+
+    They outlive their processes: left behind, a segment would keep its memory taken after
+    grading, and could carry data to a later grading.
+    """
+    for kind, flag in SYSTEM_V_IPC.items():
+        try:
+            header, *rows = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()
+        except OSError:
+            continue
+        columns = header.split()
+        for row in rows:
+            fields = dict(zip(columns, row.split()))
+            if fields.get("uid") == str(uid):
+                subprocess.run(["ipcrm", flag, fields[columns[1]]], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, check=False)
 
 
 def unconfined(reason: str) -> Confinement:
@@ -198,14 +222,14 @@ def find_confinement(protected: list[Path], choice: str = "auto") -> Confinement
             confinement = Confinement(
                 "user", f"uid {uid} of its own, no capabilities, no access to the reference, the cache "
                 "or the course's folders", uid)
-            problems = trial(confinement, protected)
-            # Where student code runs as another uid, permissions are what keep it from the answers.
-            readable = [Path(p) for p in problems.get("readable", []) if restrictable(Path(p))]
-            if readable:
-                restrict(readable)
-                problems = trial(confinement, protected)
+            # Where student code runs as another uid, permissions are what keep it from the answers:
+            # any access of other users (reading, or only passing through, as 0711 allows) is taken off.
+            exposed = [p for p in protected if p.exists() and p.lstat().st_mode & 0o007 and restrictable(p)]
+            if exposed:
+                restrict(exposed)
                 confinement = Confinement(confinement.mode, confinement.description + " (made unreadable to "
-                                          f"other users: {', '.join(map(str, readable))})", uid)
+                                          f"other users: {', '.join(map(str, exposed))})", uid)
+            problems = trial(confinement, protected)
             if not problems:
                 if reasons:  # say why not namespaces, for whoever wonders
                     confinement = Confinement(confinement.mode, f"{confinement.description}; {reasons[0]}", uid)
@@ -240,7 +264,7 @@ protected, package = json.loads(sys.argv[1]), sys.argv[2]
 problems = {"readable": [], "writable": [], "missing": []}
 for path in protected:
     try:
-        if os.path.isdir(path):
+        if path.endswith("/"):
             os.listdir(path)
         else:
             open(path, "rb").close()
@@ -261,13 +285,26 @@ print(json.dumps({kind: items for kind, items in problems.items() if items}))
 """
 
 
+def trial_paths(protected: list[Path]) -> list[str]:
+    """What the trial tries to read: each protected folder (listed, ending in "/") and its files by name,
+    since a folder closed to listing may still let a known name through; at most TRIAL_FILES files."""
+    paths = []
+    for path in protected:
+        if path.is_dir():
+            paths.append(f"{path}/")
+            paths += [str(file) for file in itertools.islice(path.rglob("*"), TRIAL_FILES) if file.is_file()]
+        elif path.exists():
+            paths.append(str(path))
+    return paths
+
+
 def trial(confinement: Confinement, protected: list[Path]) -> dict[str, list[str]]:
     """Start Python as a worker would be started; what it could reach that it must not (empty if nothing)."""
     workdir = tempfile.mkdtemp(prefix="autograder-confinement-trial-")
     try:
         confinement.prepare(workdir)
         command = [*confinement.prefix(workdir), sys.executable, "-c", TRIAL_SCRIPT,
-                   json.dumps([str(p) for p in protected if p.exists()]), str(PACKAGE_DIR)]
+                   json.dumps(trial_paths(protected)), str(PACKAGE_DIR)]
         completed = subprocess.run(command, capture_output=True, text=True, timeout=TRIAL_SECONDS,
                                    stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as error:

@@ -181,11 +181,12 @@ class Worker:
     """One process that loads a submission's notebooks and runs requests against them."""
 
     def __init__(self, directory: Path, label: str, limits: Limits, confinement: Confinement,
-                 cache: ReplyCache | None = None) -> None:
+                 cache: ReplyCache | None = None, probe_modules: tuple[str, ...] = ()) -> None:
         self.directory = Path(directory).resolve()  # the folder given is trusted; links inside it are not
         self.label = label
         self.limits = limits
         self.confinement = confinement
+        self.probe_modules = probe_modules  # where the probes the grader will ask for live
         ReplyLimit.limit, ReplyLimit.max_values = limits.reply_bytes, limits.reply_values
         # Only for the reference: its replies, so that a request asked before needs no process.
         self.cache = cache
@@ -249,6 +250,7 @@ class Worker:
             "notebooks": notebooks,
             "unloadable": self.unloadable,
             "label": self.label,
+            "probe_modules": list(self.probe_modules),
             "workdir": workdir,
             "memory_mb": self.limits.memory_mb,
             "own_user": self.confinement.uid is not None,

@@ -3,9 +3,10 @@
 The grader starts it with execnet and sends ``serve(channel)`` to run in it. Requests
 are ``("call", name, (args, kwargs))``, to call a graded function on plain data, and
 ``("probe", "module:name", kwargs)``, to run one of the grader's scenarios (a function of
-the graded suite's ``probes`` module, named by the grader) against the student's definitions. Every reply is plain data (see ``autograder.boundary.codec``):
-``("ok", value)`` or ``("error", failure)``, where a failure is a dict with a message
-already written for the student.
+the graded suite's ``probes`` module, named by the grader) against the student's
+definitions. Every reply is plain data (see ``autograder.boundary.codec``): ``("ok", value)``
+or ``("error", failure)``, where a failure is a dict with a message already written for
+the student.
 """
 
 import importlib
@@ -61,13 +62,18 @@ def failure(error: BaseException, cell_filenames: set[str]) -> dict[str, object]
     }
 
 
-def find_probe(qualified_name: str) -> Callable[..., object]:
-    """The probe ``"module:name"``; the grader names it, so the boundary need not import the suite."""
-    module_name, _, name = qualified_name.partition(":")
-    probe = getattr(importlib.import_module(module_name), name)
-    if not hasattr(probe, "exercises"):
-        raise TypeError(f"{qualified_name} is not a probe")
-    return probe
+def load_probes(modules: list[str]) -> dict[str, Callable[..., object]]:
+    """Every probe of ``modules`` by ``"module:name"``, taken before any student code is loaded.
+
+    Requests then name a probe from this table, so that student code that replaces a probe
+    in its module (``setattr(probes, name, fake)``) changes nothing the grader asks for.
+    """
+    table = {}
+    for module_name in modules:
+        for name, function in vars(importlib.import_module(module_name)).items():
+            if callable(function) and hasattr(function, "exercises"):
+                table[f"{module_name}:{name}"] = function
+    return table
 
 
 def serve(channel) -> None:
@@ -76,6 +82,7 @@ def serve(channel) -> None:
     from autograder.boundary.notebook import Submission, SubmissionError
 
     settings = channel.receive()
+    probes = load_probes(settings["probe_modules"])
     if hasattr(os, "setsid"):
         try:
             os.setsid()  # so that the grader can end every process this worker starts
@@ -107,7 +114,7 @@ def serve(channel) -> None:
                 args, kwargs = decode(payload)
                 value = getattr(submission, name)(*args, **kwargs)
             else:
-                value = find_probe(name)(submission, **decode(payload))
+                value = probes[name](submission, **decode(payload))
             reply = ("ok", encode(value))
         except BaseException as error:  # student code may raise anything, SystemExit included
             reply = ("error", failure(error, submission.cell_filenames))
