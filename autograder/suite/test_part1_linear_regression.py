@@ -102,14 +102,14 @@ def test_sgd_step_updates_in_place(student):
 
 
 @pytest.mark.points(1)
-def test_sgd_step_zeroes_gradients(student):
-    """After sgd_step every parameter's gradient is zero."""
+def test_sgd_step_leaves_the_next_backward_starting_from_zero(student):
+    """After sgd_step the next backward() gives each parameter its new gradient, not the old one added to it."""
     after = student.run(probes.sgd_step_update, values=SGD_VALUES, grads=SGD_GRADS, learning_rate=0.1)
-    for grad in after["grads"]:
-        assert grad is not None and not grad.any(), (
-            "sgd_step should zero each gradient after the update (p.grad.zero_()); "
-            "otherwise the next backward() adds to the old gradient."
-        )
+    assert after["next_grads"] is not None, "after sgd_step each parameter should still be a leaf tensor that requires grad."
+    for grad, value in zip(after["next_grads"], SGD_VALUES):
+        assert_close(grad, torch.full_like(value, probes.NEXT_GRADIENT),
+                     "sgd_step should reset each gradient after the update (p.grad.zero_(), or p.grad = None as "
+                     "optimizer.zero_grad() does); otherwise the next backward() adds to the old gradient.")
 
 
 @pytest.mark.points(2)
@@ -188,12 +188,13 @@ def test_loss_fn_matches_the_reference(student, reference, pair):
 @given(values=st.lists(strategies.float_tensors(shape=strategies.shapes(min_dims=1), dtype=torch.float32), min_size=1, max_size=3),
        learning_rate=st.sampled_from([0.0, 0.001, 0.1, 1.0]))
 def test_sgd_step_matches_the_reference(student, reference, values, learning_rate):
-    """sgd_step leaves parameters and gradients as the reference does, for any values and learning rate."""
+    """sgd_step updates parameters, and resets gradients for the next backward, as the reference does."""
     grads = [value.flip(list(range(value.dim()))) for value in values]
     after, expected = (s.run(probes.sgd_step_update, values=values, grads=grads, learning_rate=learning_rate)
                        for s in (student, reference))
     assert_close(after["values"], expected["values"], "sgd_step should update the parameters as the reference does.")
-    assert_close(after["grads"], expected["grads"], "sgd_step should leave the gradients as the reference does.")
+    assert_close(after["next_grads"], expected["next_grads"],
+                 "After sgd_step, the next backward() should give the gradients it gives after the reference's.")
 
 
 @pytest.mark.points(0.5)
