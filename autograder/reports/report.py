@@ -24,6 +24,8 @@ class Outcome:
     score: float
     status: str  # "passed", "failed" or "skipped"
     output: str = ""
+    checks: str = ""  # the graded name the test checks, e.g. "sgd_step": feedback is grouped by it
+    stub: str = ""  # the untouched stub that failed it, e.g. "Model.__init__", if that was the cause
 
 
 @dataclass
@@ -83,6 +85,7 @@ def results_json(outcomes: list[Outcome], extra_data: dict[str, object] | None =
                 "status": "passed" if o.status == "passed" else "failed",
                 "tags": [o.part],
                 "output": o.output,
+                "extra_data": {"checks": o.checks, **({"stub": o.stub} if o.stub else {})},
             }
             for o in outcomes
         ],
