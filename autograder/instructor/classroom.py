@@ -24,7 +24,7 @@ from tqdm import tqdm
 from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, PARTS, parts_of
 from autograder.fingerprint import digest_files, files_under, grader_digest
 from autograder.instructor.launch import COMPLETED, grader_command
-from autograder.reports.report import Graded, part_points, write_atomically
+from autograder.reports.report import Graded, format_points, part_points, write_atomically
 from autograder.reports.student_report import render
 
 RESULTS = "results.json"
@@ -133,21 +133,19 @@ def grades_csv(grades: list[Graded], absent: list[str] = ()) -> str:
     """One row per student: ``student_id``, ``score``, ``max_score``, then one column per part.
 
     Students in ``absent`` (known to the gradebook, nothing submitted) and submissions that
-    could not be graded get zero.
+    could not be graded get zero. Every figure is written as the score table writes it
+    (``0``, ``1.5``, ``63``), whoever it is for.
     """
     max_score = next((g.results["max_score"] for g in grades if g.results is not None), 0.0)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["student_id", "score", "max_score", *PARTS])
-    for graded in grades:
-        if graded.results is None:
-            writer.writerow([graded.student_id, 0, max_score, *(0 for _ in PARTS)])
-        else:
-            scores = part_points(graded.results)
-            writer.writerow([graded.student_id, graded.results["score"], graded.results["max_score"],
-                             *(scores[p] for p in PARTS)])
-    for student_id in absent:
-        writer.writerow([student_id, 0, max_score, *(0 for _ in PARTS)])
+    nothing = dict.fromkeys(PARTS, 0.0)
+    rows = [(g.student_id, g.results["score"] if g.results else 0.0, g.results["max_score"] if g.results else max_score,
+             part_points(g.results) if g.results else nothing) for g in grades]
+    rows += [(student_id, 0.0, max_score, nothing) for student_id in absent]
+    for student_id, score, maximum, parts in rows:
+        writer.writerow([student_id, *(format_points(x) for x in (score, maximum, *(parts[p] for p in PARTS)))])
     return buffer.getvalue()
 
 

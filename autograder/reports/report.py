@@ -9,6 +9,8 @@ from pathlib import Path
 from autograder.contract import PARTS
 
 
+# Files written for people to read: owner read-write, everyone else read; and files for the owner alone.
+READABLE, PRIVATE = 0o644, 0o600
 # How a skipped check's output starts: it runs elsewhere (e.g. the reference comparisons at grading time).
 NOT_CHECKED = "Not checked: "
 
@@ -94,13 +96,22 @@ def results_json(outcomes: list[Outcome], extra_data: dict[str, object] | None =
 
 
 def write_results(path: Path, outcomes: list[Outcome], extra_data: dict[str, object] | None = None) -> None:
-    """Write ``results.json`` atomically: a reader sees the old file or the whole new one."""
-    write_atomically(Path(path), json.dumps(results_json(outcomes, extra_data), indent=2))
+    """Write ``results.json`` atomically: a reader sees the old file or the whole new one.
+
+    Only its owner may read it: where student code runs as another user (Gradescope), no
+    process of theirs is to read a grade, or the reference's answers its messages quote.
+    """
+    write_atomically(Path(path), json.dumps(results_json(outcomes, extra_data), indent=2), PRIVATE)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader, or a crash, sees the old file or the whole new one."""
+def write_atomically(path: Path, text: str, mode: int = READABLE) -> None:
+    """Write ``text`` to ``path`` so that a reader, or a crash, sees the old file or the whole new one.
+
+    The file gets ``mode`` (default 0644), not the temporary file's 0600: pages and CSVs are for
+    others to read, and ``nbgrader release_feedback`` copies a page's mode to the student.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
         handle.write(text)
+    os.chmod(handle.name, mode)
     os.replace(handle.name, path)
