@@ -71,7 +71,7 @@ def test_stub_run_gives_each_graded_name_one_line(stub_run):
     names = [line.split()[1].rstrip(":") for line in function_lines]
     checked = {test["extra_data"]["checks"] for test in stub_run.results["tests"]}
     assert sorted(names) == sorted(checked) and checked <= set(NOTEBOOK_OF), section
-    assert all("is not implemented yet (" in line and ", the cell that starts with `" in line for line in function_lines)
+    assert all("not implemented yet (" in line and ", the cell that starts with `" in line for line in function_lines)
 
 
 def test_the_score_table_is_the_last_thing_printed(stub_run):

@@ -102,7 +102,9 @@ def describe(error: BaseException, cell_filenames: set[str], hidden: frozenset[s
     if isinstance(error, SubmissionError):
         return str(error)
     if isinstance(error, StudentCodeFailed):
-        return f"{error}{notes(error, hidden) if error.stub is None else ''}"
+        # An untouched stub or a missing notebook fails alike on every input: no example explains it.
+        explained_by_inputs = error.stub is None and not error.about_submission
+        return f"{error}{notes(error, hidden) if explained_by_inputs else ''}"
     stub = unimplemented_stub(error, cell_filenames)
     if stub is not None:
         return stub_message(stub.name, stub.filename, stub.lineno)

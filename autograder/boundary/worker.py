@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from autograder.boundary.messages import describe, unimplemented_stub
+from autograder.boundary.notebook import SubmissionError
 
 
 def limit_memory(megabytes: int | None) -> None:
@@ -49,6 +50,7 @@ def failure(error: BaseException, cell_filenames: set[str]) -> dict[str, object]
     return {
         "message": message,
         "stub": None if stub is None else [stub.name, stub.filename],
+        "about_submission": isinstance(error, SubmissionError),
     }
 
 

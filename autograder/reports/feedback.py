@@ -46,6 +46,12 @@ class FunctionFeedback:
         """Whether one message explains all of it: nothing passed, and every failed check says the same."""
         return not self.passed and len(self.failures) == 1
 
+    @property
+    def cause(self) -> str:
+        """The one message of a ``one_line`` function, without its name where it starts with it:
+        "not implemented yet (01_linear_regression.ipynb, ...)" for ``sgd_step``."""
+        return self.failures[0].message.removeprefix(f"`{self.name}` is ")
+
 
 @dataclass
 class PartFeedback:
@@ -158,7 +164,7 @@ def function_text(function: FunctionFeedback) -> list[str]:
     if not function.failures:
         return [f"{head} ({', '.join(counts)})"]
     if function.one_line:
-        first, *rest = function.failures[0].message.splitlines()
+        first, *rest = function.cause.splitlines()
         return [f"{head} — {first}", *(indent(line, "      ") for line in rest)]
     failed = sum(len(f.checks) for f in function.failures)
     lines = [f"{head} ({', '.join([f'{failed} failed', *counts])})"]

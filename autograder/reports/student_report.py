@@ -33,7 +33,7 @@ h2 { font-size: 1.2rem; } h2 .points { color: #555; font-weight: normal; }
 .function > .head { font-weight: bold; } .function > .head .points { font-weight: normal; color: #555; }
 .cause { color: #222; font-weight: normal; }
 pre { background: #f6f8fa; padding: 0.5rem; margin: 0.3rem 0 0.3rem 1.2rem; white-space: pre-wrap; overflow-wrap: anywhere; }
-details { margin-left: 1.2rem; } summary { cursor: pointer; color: #555; }
+details { margin-left: 1.2rem; } summary { cursor: pointer; color: #555; } details.function > summary > div { display: inline; }
 ul { margin: 0.2rem 0; } code { background: #f0f0f0; padding: 0 0.2rem; overflow-wrap: anywhere; }
 img { max-width: 100%; height: auto; }
 """
@@ -126,7 +126,11 @@ def function_block(function: FunctionFeedback) -> str:
     head = (f'<div class="head {state}">{mark} <code>{html.escape(function.name)}</code> '
             f'<span class="points">{points(function.score, function.max_score)}</span>')
     if function.one_line:
-        return f'<div class="function">{head} — <span class="cause">{inline(function.failures[0].message)}</span></div></div>'
+        return f'<div class="function">{head} — <span class="cause">{inline(function.cause)}</span></div></div>'
+    if not function.failures:
+        # All passed: one line, the checks on demand.
+        return (f'<details class="function"><summary>{head} — {checks_passed(function)}</div></summary>'
+                f"{check_list(function.passed)}{unchecked_block(function)}</details>")
     parts = [head + "</div>"]
     if function.failures:
         first, *others = function.failures
@@ -136,14 +140,28 @@ def function_block(function: FunctionFeedback) -> str:
             parts.append(f"<details><summary>{count} more failed check{'s' if count != 1 else ''}</summary>"
                          + "".join(failure_block(f) for f in others) + "</details>")
     if function.passed:
-        items = "".join(f"<li>{html.escape(name)}</li>" for name in function.passed)
-        parts.append(f'<details><summary class="passed">✓ {len(function.passed)} check'
-                     f"{'s' if len(function.passed) != 1 else ''} passed</summary><ul>{items}</ul></details>")
-    if function.unchecked:
-        items = "".join(f"<li>{html.escape(name)}</li>" for name in function.unchecked)
-        parts.append(f'<details><summary class="unchecked">– {len(function.unchecked)} not checked here '
-                     f"(they run when your instructor grades)</summary><ul>{items}</ul></details>")
+        parts.append(f'<details><summary class="passed">✓ {checks_passed(function)}</summary>'
+                     f"{check_list(function.passed)}</details>")
+    parts.append(unchecked_block(function))
     return f'<div class="function">{"".join(parts)}</div>'
+
+
+def checks_passed(function: FunctionFeedback) -> str:
+    """``3 checks passed``."""
+    return f"{len(function.passed)} check{'s' if len(function.passed) != 1 else ''} passed"
+
+
+def check_list(names: list[str]) -> str:
+    """Check names as a list."""
+    return "<ul>" + "".join(f"<li>{html.escape(name)}</li>" for name in names) + "</ul>"
+
+
+def unchecked_block(function: FunctionFeedback) -> str:
+    """The function's checks that run only where the reference is, folded; nothing if none."""
+    if not function.unchecked:
+        return ""
+    return (f'<details><summary class="unchecked">– {len(function.unchecked)} not checked here '
+            f"(they run when your instructor grades)</summary>{check_list(function.unchecked)}</details>")
 
 
 def failure_block(failure: Failure) -> str:
