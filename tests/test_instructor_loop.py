@@ -222,10 +222,11 @@ def test_a_rerun_grades_nothing_and_a_changed_submission_is_graded_again(course,
 
 
 def test_feedback_shows_the_score_the_failures_and_the_curves(course):
-    """Each student's feedback.html has the score table, the failures' messages and, for alice, her curves."""
+    """Each student's feedback.html has the total, the failures' messages and, for alice, her curves."""
     alice = (course.graded / "alice" / "feedback.html").read_text()
     carol = (course.graded / "carol" / "feedback.html").read_text()
-    assert "data:image/png;base64," in alice and "Total" in alice
+    total = course.results("alice")["max_score"]
+    assert "data:image/png;base64," in alice and f"{total:g} / {total:g} points" in alice
     assert "not implemented yet" in carol and "data:image/png" not in carol
 
 

@@ -93,7 +93,7 @@ def score_section(grouped: list[PartFeedback]) -> str:
                     f'<td class="points {mark}">{points(part.score, part.max_score)}</td><td>{unchecked}</td></tr>')
     lost = [f for part in grouped for f in part.functions if f.failures]
     if lost:
-        names = ", ".join(f"<code>{html.escape(f.name)}</code> ({format_points(f.max_score - f.score)})"
+        names = ", ".join(f"<code>{html.escape(f.name)}</code> ({format_points(sum(x.lost for x in f.failures))})"
                           for f in lost[:MAX_NEXT])
         more = f" and {len(lost) - MAX_NEXT} more" if len(lost) > MAX_NEXT else ""
         next_step = f"<p>Points to win back, in the order of the notebooks: {names}{more}.</p>"
