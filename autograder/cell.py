@@ -11,9 +11,8 @@ import tempfile
 from pathlib import Path
 
 from autograder.contract import PARTS
-from autograder.boundary.messages import STUB_MESSAGE
 from autograder.instructor.launch import COMPLETED, grader_command
-from autograder.reports.report import NOT_CHECKED, format_points
+from autograder.reports.feedback import group, part_text
 
 
 def grade_part(title: str, folder: Path | None = None) -> float:
@@ -42,20 +41,5 @@ def grade_part(title: str, folder: Path | None = None) -> float:
 
 
 def part_summary(title: str, results: dict) -> str:
-    """The part's score, then each failed check with its message, indented."""
-    tests = results["tests"]
-    unchecked = sum(t["max_score"] for t in tests if t["output"].startswith(NOT_CHECKED))
-    lines = [f"{title}: {format_points(results['score'])} / {format_points(results['max_score'])}"
-             + (f" ({format_points(unchecked)} not checked here: they run when your instructor grades)"
-                if unchecked else "")]
-    stubs = []
-    for test in tests:
-        output = test["output"]
-        if test["score"] == test["max_score"] or output.startswith(NOT_CHECKED):
-            continue
-        if STUB_MESSAGE in output and output not in stubs:
-            stubs.append(output)
-        elif STUB_MESSAGE not in output:
-            message = "\n".join("      " + line for line in output.splitlines())
-            lines.append(f"  ✗ {test['name']}\n{message}")
-    return "\n".join(lines + [f"  ✗ {stub}" for stub in stubs])
+    """The part's score, then its graded names, each with its failed checks (see ``reports.feedback``)."""
+    return part_text(group(results, [title])[0])

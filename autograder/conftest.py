@@ -4,9 +4,12 @@ torch is imported inside the fixtures that use it, not here: this module is impo
 the student's worker can start, and torch takes most of a second to import.
 """
 
+import hashlib
+import importlib.metadata
 import os
 import shutil
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,12 +17,14 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from autograder.contract import PARTS, REFERENCE_DIR, RELEASE_DIR, REPO_ROOT
 from autograder.boundary.confinement import Confinement, find_confinement, restrictable, unconfined
 from autograder.boundary.isolation import Limits, RemoteSubmission, StudentCodeFailed, Worker
 from autograder.boundary.messages import bounded, describe
+from autograder.contract import ASSIGNMENT_ID, PARTS, REFERENCE_DIR, RELEASE_DIR, REPO_ROOT
+from autograder.fingerprint import GRADER_FILES, PACKAGE_DIR, digest_files
 from autograder.boundary.reply_cache import ReplyCache
-from autograder.reports.report import NOT_CHECKED, Outcome, score_table, write_results
+from autograder.reports.feedback import feedback_text
+from autograder.reports.report import NOT_CHECKED, Outcome, results_json, score_table, write_results
 
 if TYPE_CHECKING:
     import torch
@@ -41,8 +46,6 @@ settings.register_profile(
 settings.load_profile("grading")
 
 OUTCOMES = pytest.StashKey[dict[str, Outcome]]()
-# Each untouched stub (e.g. "Model.forward") -> where it is and how many checks it failed.
-STUBS = pytest.StashKey[dict[str, list]]()
 SUBMISSIONS = pytest.StashKey[dict[str, RemoteSubmission]]()
 CONFINEMENT = pytest.StashKey[Confinement]()
 WORKERS = pytest.StashKey[list[Worker]]()
@@ -51,6 +54,8 @@ HYPOTHESIS_HOME = pytest.StashKey[str]()
 EXTRA_DATA = pytest.StashKey[dict[str, object]]()
 # The modules whose probes the graded tests run in the workers (see autograder/suite/probes.py).
 PROBE_MODULES = ("autograder.suite.probes",)
+# The package as pip knows it, for the grader's version in the feedback's header.
+DISTRIBUTION = "pytorch-nn-assignment"
 INTERNAL_ERROR = "Internal error in the grader, not in your code; please tell your instructor:\n"
 
 
@@ -103,12 +108,13 @@ def pytest_configure(config: pytest.Config) -> None:
     # Registered here rather than in pyproject.toml, so that an installed copy of the package grades too.
     config.addinivalue_line("markers", "points(n): the points a graded test is worth")
     config.addinivalue_line("markers", "part(title): the part of the assignment a graded test module belongs to")
+    config.addinivalue_line("markers", "checks(name): the graded name a test checks, e.g. sgd_step, or {name} "
+                            "for the test's parameter of that name; feedback is grouped by it")
     config.stash[OUTCOMES] = {}
     config.stash[EXTRA_DATA] = {}
     # Hypothesis keeps files (a cache of constants) in ./.hypothesis: not in the student's folder.
     config.stash[HYPOTHESIS_HOME] = tempfile.mkdtemp(prefix="autograder-hypothesis-")
     set_hypothesis_home_dir(config.stash[HYPOTHESIS_HOME])
-    config.stash[STUBS] = {}
     config.stash[WORKERS] = []
     reference = config.getoption("reference")
     cache_folder = None if config.getoption("reference_cache") == "off" else Path(config.getoption("reference_cache"))
@@ -234,6 +240,13 @@ def behaviour_of(item: pytest.Item) -> str:
     return f"{title} [{callspec.id}]" if callspec else title
 
 
+def checked_name(item: pytest.Item) -> str:
+    """The graded name the test checks, from its ``checks`` marker (``{name}`` filled in from its parameters)."""
+    name = str(marker_arg(item, "checks"))
+    callspec = getattr(item, "callspec", None)
+    return name.format(**callspec.params) if callspec else name
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     chosen = config.getoption("part")
     kept, deselected = [], []
@@ -258,7 +271,17 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             score=0.0,
             status="failed",
             output="not run",
+            checks=checked_name(item),
         )
+    if not session.config.pluginmanager.get_plugin("terminalreporter") or collection_failed(session):
+        return
+    # The grouped feedback and the score table replace pytest's FAILURES and short summary sections.
+    session.config.option.no_summary = True
+
+
+def collection_failed(session: pytest.Session) -> bool:
+    """Whether a graded module failed to import: pytest's own report of it is then the one to read."""
+    return bool(session.config.pluginmanager.get_plugin("terminalreporter").stats.get("error"))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -273,9 +296,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
     elif report.failed:
         error = call.excinfo.value
         if isinstance(error, StudentCodeFailed) and error.stub is not None:
-            name, filename = error.stub
-            item.config.stash[STUBS].setdefault(name, [filename, 0])[1] += 1
-        message = describe(error, cell_filenames=set())
+            outcome.stub = error.stub[0]
+        # The test's fixtures (student, from_scratch, ...) are no inputs of the student's function.
+        message = describe(error, cell_filenames=set(), hidden=frozenset(item.fixturenames))
         if message is None:
             message = INTERNAL_ERROR + str(report.longrepr)
         report.longrepr = message = bounded(message)
@@ -289,14 +312,26 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     outcomes = list(config.stash[OUTCOMES].values())
     if not outcomes:
         return
-    stubs = config.stash[STUBS]
-    if stubs:
-        terminalreporter.write_sep("=", "not implemented yet")
-        for name, (filename, failed) in stubs.items():
-            plural = "s" if failed != 1 else ""
-            terminalreporter.write_line(f"{name:<24} {filename}  ({failed} failed check{plural})")
-    terminalreporter.write_sep("=", f"score for {config.getoption('submission')}")
-    terminalreporter.write_line(score_table(outcomes))
+    results = results_json(outcomes)
+    terminalreporter.write_sep("=", "feedback, by part and function")
+    terminalreporter.write_line(feedback_text(results, parts_in(results)))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # Here, after pytest's own last line ("3 failed, 73 passed in 9.1s"), so that the score is the last thing printed.
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    outcomes = list(config.stash.get(OUTCOMES, {}).values())
+    if reporter is None or not outcomes:
+        return
+    reporter.write_sep("=", f"score for {config.getoption('submission')}")
+    reporter.write_line(score_table(outcomes))
+
+
+def parts_in(results: dict) -> list[str]:
+    """The parts a results.json grades, in the order of ``PARTS``."""
+    tags = {tag for test in results["tests"] for tag in test.get("tags", [])}
+    return [title for title in PARTS if title in tags]
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -306,5 +341,22 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     shutil.rmtree(session.config.stash[HYPOTHESIS_HOME], ignore_errors=True)
     path = session.config.getoption("results")
     if path is not None:
-        write_results(path, list(session.config.stash[OUTCOMES].values()), session.config.stash[EXTRA_DATA],
+        extra_data = {**session.config.stash[EXTRA_DATA], "grading": grading_facts()}
+        write_results(path, list(session.config.stash[OUTCOMES].values()), extra_data,
                       session.config.stash[CONFINEMENT].summary)
+
+
+def grading_facts() -> dict[str, str]:
+    """What a feedback page's header says of this grading: the assignment, when, and which grader."""
+    try:
+        version = importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:  # a copy of the package that was not pip-installed
+        version = "unknown version"
+    digest = hashlib.sha256()
+    digest_files(GRADER_FILES, PACKAGE_DIR, "grader", digest)
+    return {
+        "assignment": ASSIGNMENT_ID,
+        "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        # The digest tells apart two graders of one version number, e.g. before and after a fix.
+        "grader": f"{DISTRIBUTION} {version} ({digest.hexdigest()[:10]})",
+    }

@@ -101,8 +101,6 @@ def test_the_hardest_check_comes_first(small_class_page: str) -> None:
     assert table.index("test_x holds.") < table.index("test_y holds.")
 
 
-@pytest.mark.xfail(strict=True, reason="write_atomically writes 0600 until the student-feedback branch "
-                   "(issue 12, item 6) is merged; then remove this marker")
 def test_the_page_is_readable_by_others(tmp_path: Path) -> None:
     """The class report is written with mode 0644, so a teaching assistant on the same machine can open it."""
     path = tmp_path / class_report.CLASS_REPORT

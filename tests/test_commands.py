@@ -31,7 +31,7 @@ def test_check_grades_only_the_given_notebooks_parts_from_any_folder(tmp_path):
     run = autograder("check", str(notebook), cwd=tmp_path)
     assert run.returncode == 1, run.stdout + run.stderr
     assert "Part 3: activation functions" in run.stdout and "Part 1" not in run.stdout
-    assert "`softmax` is not implemented yet" in run.stdout
+    assert "✗ softmax: 0 / 9.5 — not implemented yet (03_activations.ipynb, the cell that starts with `def softmax`" in run.stdout
 
 
 def test_check_leaves_the_students_folder_as_it_was(tmp_path):

@@ -8,9 +8,12 @@ frank (registered, submitted nothing).
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -93,12 +96,14 @@ def fill_in(student: str, folder: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory, tool_env) -> Course:
+def course(tmp_path_factory, tool_env) -> Iterator[Course]:
     """Release, fetch, fill in, submit (bob after the due date), collect, then grade the class."""
     tmp = tmp_path_factory.mktemp("course")
-    root, exchange, homes, env = tmp / "course", tmp / "exchange", tmp / "home", tool_env
+    root, homes, env = tmp / "course", tmp / "home", tool_env
+    # As on a shared hub, the exchange lies where every user can reach it, not in pytest's private folder.
+    exchange = Path(tempfile.mkdtemp(prefix="autograder-exchange-"))
+    exchange.chmod(0o755)
     (root / "source").mkdir(parents=True)
-    exchange.mkdir()
     shutil.copytree(REFERENCE_DIR, root / "source" / ASSIGNMENT_ID)
     (root / "nbgrader_config.py").write_text(
         "c = get_config()\n"
@@ -126,7 +131,8 @@ def course(tmp_path_factory, tool_env) -> Course:
          "--gradebook", f"sqlite:///{root / 'gradebook.db'}", "--feedback", "feedback"],
         cwd=root, env=env, capture_output=True, text=True, timeout=1200,
     )
-    return Course(root, exchange, homes, graded, grade_all, env)
+    yield Course(root, exchange, homes, graded, grade_all, env)
+    shutil.rmtree(exchange, ignore_errors=True)
 
 
 def test_collect_brings_every_submission_and_no_more(course):
@@ -216,11 +222,12 @@ def test_a_rerun_grades_nothing_and_a_changed_submission_is_graded_again(course,
 
 
 def test_feedback_shows_the_score_the_failures_and_the_curves(course):
-    """Each student's feedback.html has the score table, the failures' messages and, for alice, her curves."""
+    """Each student's feedback.html has the total, the failures' messages and, for alice, her curves."""
     alice = (course.graded / "alice" / "feedback.html").read_text()
     carol = (course.graded / "carol" / "feedback.html").read_text()
-    assert "data:image/png;base64," in alice and "Total" in alice
-    assert "is not implemented yet" in carol and "data:image/png" not in carol
+    total = course.results("alice")["max_score"]
+    assert "data:image/png;base64," in alice and f"{total:g} / {total:g} points" in alice
+    assert "not implemented yet" in carol and "data:image/png" not in carol
 
 
 def test_students_fetch_their_feedback_through_nbgrader(course):
@@ -230,6 +237,19 @@ def test_students_fetch_their_feedback_through_nbgrader(course):
     student_nbgrader(course.root, course.exchange, home, course.env, "fetch_feedback", ASSIGNMENT_ID)
     fetched = sorted(p.name for p in (home / ASSIGNMENT_ID / "feedback").rglob("*.html"))
     assert fetched == [Path(n).with_suffix(".html").name for n in sorted(GRADED_NAMES)]
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("setpriv") is None,
+                    reason="acting as another user needs root and setpriv (util-linux)")
+def test_another_user_can_read_released_feedback(course):
+    """On a shared hub each student is another user: nobody (uid 65534) can read the pages nbgrader released."""
+    nbgrader(course.root, course.env, "release_feedback", ASSIGNMENT_ID)
+    pages = sorted((course.exchange / COURSE_ID / "feedback").glob("*.html"))
+    assert len(pages) >= len(GRADED_NAMES)  # alice's three, and the others'
+    for page in pages:
+        read = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "cat", str(page)],
+                              capture_output=True, text=True, timeout=60)
+        assert read.returncode == 0 and "Feedback on pytorch_nn" in read.stdout, (page, read.stderr)
 
 
 def test_nbgrader_autograde_gives_each_part_the_class_runs_score(course):

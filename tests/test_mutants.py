@@ -52,7 +52,7 @@ MUTANTS = {
     "sgd_ignores_the_learning_rate": Mutant(LINEAR, "p -= learning_rate * p.grad", "p -= p.grad",
                                             "test_sgd_step_moves_each_parameter_against_its_gradient"),
     "sgd_keeps_gradients": Mutant(LINEAR, "            p.grad.zero_()\n", "",
-                                  "test_sgd_step_zeroes_gradients"),
+                                  "test_sgd_step_leaves_the_next_backward_starting_from_zero"),
     "sgd_rebinds_instead_of_updating_in_place": Mutant(
         LINEAR, "p -= learning_rate * p.grad", "p.data = p.data - learning_rate * p.grad",
         "test_sgd_step_updates_in_place"),
@@ -157,17 +157,23 @@ MUTANTS = {
 }
 
 
-def mutant_submission(mutant: Mutant, directory: Path) -> Path:
-    """The reference notebooks with the mutant's change written in."""
+def rewritten_submission(notebook_name: str, old: str, new: str, directory: Path) -> Path:
+    """The reference notebooks copied to ``directory``, with ``old`` (which must occur exactly once
+    in the code cells of ``notebook_name``) replaced by ``new``."""
     shutil.copytree(REFERENCE_DIR, directory)
-    path = directory / mutant.notebook
+    path = directory / notebook_name
     notebook = nbformat.read(path, as_version=4)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    assert sum(cell.source.count(mutant.old) for cell in code) == 1, f"{mutant.old!r} must occur once"
+    assert sum(cell.source.count(old) for cell in code) == 1, f"{old!r} must occur once"
     for cell in code:
-        cell.source = cell.source.replace(mutant.old, mutant.new)
+        cell.source = cell.source.replace(old, new)
     nbformat.write(notebook, path)
     return directory
+
+
+def mutant_submission(mutant: Mutant, directory: Path) -> Path:
+    """The reference notebooks with the mutant's change written in."""
+    return rewritten_submission(mutant.notebook, mutant.old, mutant.new, directory)
 
 
 @pytest.mark.parametrize("name", sorted(MUTANTS))

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder.boundary.notebook import Submission, SubmissionError, load_notebook
+from autograder.boundary.notebook import Submission, SubmissionError, cell_names, code_cells, load_notebook
 
 
 def write_notebook(path: Path, *sources: str) -> Path:
@@ -43,7 +43,8 @@ def test_a_syntax_error_costs_only_its_cell(notebook_path):
     write_notebook(notebook_path, "def sigmoid(z:\n    return z", "def relu(z):\n    return z")
     loaded = load_notebook(notebook_path, "loader_test_syntax")
     assert "relu" in loaded.namespace and "sigmoid" not in loaded.namespace
-    assert len(loaded.problems) == 1 and "cell 2 has a syntax error on line 1" in loaded.problems[0]
+    assert len(loaded.problems) == 1
+    assert "the cell that starts with `def sigmoid` has a syntax error on line 1" in loaded.problems[0]
 
 
 def test_a_failing_definition_is_reported_and_the_rest_loads(notebook_path):
@@ -52,7 +53,8 @@ def test_a_failing_definition_is_reported_and_the_rest_loads(notebook_path):
     loaded = load_notebook(notebook_path, "loader_test_failing")
     assert "relu" in loaded.namespace
     assert loaded.problems == [
-        "03_activations.ipynb, cell 2, line 1 raised ModuleNotFoundError: No module named 'no_such_module_here'"
+        "03_activations.ipynb, the cell that starts with `import no_such_module_here`, line 1 raised "
+        "ModuleNotFoundError: No module named 'no_such_module_here'"
     ]
 
 
@@ -91,3 +93,26 @@ def test_names_outside_the_graded_api_are_not_offered(notebook_path):
     write_notebook(notebook_path, "def helper():\n    return 1")
     with pytest.raises(AttributeError):
         Submission(notebook_path.parent, label="loader_test_helper").helper
+
+
+def test_cells_are_named_by_how_they_start_not_by_a_count_that_includes_markdown(notebook_path):
+    """A cell is named by its definition or first line; only cells that start alike get a number, among code cells."""
+    write_notebook(notebook_path, "\n# the sigmoid\ndef sigmoid(z: torch.Tensor) -> torch.Tensor:\n    pass",
+                   "import torch", "import torch", "", "x = torch.linspace(-10, 10, steps=1000, dtype=torch.float64)")
+    assert cell_names(notebook_path.name, code_cells(notebook_path)) == [
+        "03_activations.ipynb, the cell that starts with `# the sigmoid`",
+        "03_activations.ipynb, code cell 2 of 5, which starts with `import torch`",
+        "03_activations.ipynb, code cell 3 of 5, which starts with `import torch`",
+        "03_activations.ipynb, empty code cell 4 of 5",
+        "03_activations.ipynb, the cell that starts with `x = torch.linspace(-10, 10, steps=1000,…`",
+    ]
+
+
+def test_a_definition_cell_is_named_by_its_name(notebook_path):
+    """A cell that starts with a def or a class is named by the def or class, without its parameters."""
+    write_notebook(notebook_path, "def sgd_step(params: list, learning_rate: float) -> None:\n    pass",
+                   "class Model(nn.Module):\n    pass")
+    assert cell_names(notebook_path.name, code_cells(notebook_path)) == [
+        "03_activations.ipynb, the cell that starts with `def sgd_step`",
+        "03_activations.ipynb, the cell that starts with `class Model`",
+    ]

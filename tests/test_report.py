@@ -41,3 +41,13 @@ def test_results_hold_no_nan_or_infinity_whatever_the_curves(tmp_path):
     reject = lambda constant: pytest.fail(f"results.json holds {constant}")  # noqa: E731
     loaded = json.loads(text, parse_constant=reject)
     assert loaded["extra_data"]["training_curves"] == {"loss": [None, None, 0.5], "test_accuracy": None}
+
+
+@pytest.mark.parametrize("loss", [[1.7e308, -1.7e308] * 50, [None] * 100])
+def test_curves_that_cannot_be_drawn_leave_a_page_that_says_so(loss):
+    """Curves whose values overflow the plot, or are missing (NaN written as null), give a page, not a crash."""
+    from autograder.reports.student_report import curves_block
+
+    block = curves_block({"loss": loss, "accuracy": [0.5] * 100, "test_accuracy": None})
+    assert "test accuracy <b>not a number</b>" in block
+    assert "could not be drawn" in block or "<img" in block

@@ -54,12 +54,15 @@ class Limits:
 class StudentCodeFailed(Exception):
     """Student code raised, hung, crashed or exceeded a limit; the message is for the student.
 
-    ``stub`` is ``(qualified name, cell)`` when the cause is an untouched ``raise NotImplementedError()``.
+    ``stub`` is ``(qualified name, cell)`` when the cause is an untouched ``raise NotImplementedError()``;
+    ``about_submission`` is true when it is the submission as a whole (a notebook or name missing
+    or unreadable), which no input of the student's function explains.
     """
 
-    def __init__(self, message: str, stub: tuple[str, str] | None = None) -> None:
+    def __init__(self, message: str, stub: tuple[str, str] | None = None, about_submission: bool = False) -> None:
         super().__init__(message)
         self.stub = stub
+        self.about_submission = about_submission
 
     def again(self) -> "StudentCodeFailed":
         """The same failure as a new exception, without the notes (hypothesis's examples) the first one gathered."""
@@ -340,7 +343,8 @@ class Worker:
             return decode(payload)
         stub = payload.get("stub") if type(payload) is dict else None
         message = payload.get("message") if type(payload) is dict else None
-        raise StudentCodeFailed(str(message), tuple(stub) if stub else None)
+        about_submission = type(payload) is dict and payload.get("about_submission") is True
+        raise StudentCodeFailed(str(message), tuple(stub) if stub else None, about_submission)
 
 
     def _exchange(self, message: tuple, what: str, timeout: float) -> tuple[object, object]:

@@ -13,7 +13,7 @@ from types import TracebackType
 from autograder.boundary.isolation import StudentCodeFailed
 from autograder.boundary.notebook import SubmissionError
 
-# How the message for an untouched stub reads after the name: "`softmax` is not implemented yet: ...".
+# How the message for an untouched stub reads after the name: "`softmax` is not implemented yet (...)".
 STUB_MESSAGE = "is not implemented yet"
 # The most of one message a student is shown: enough for any honest failure, small enough
 # that results.json and the feedback pages stay small whatever student code prints or raises.
@@ -30,9 +30,45 @@ def bounded(text: str, limit: int = MESSAGE_LIMIT) -> str:
     return f"{text[:limit]}\n... ({len(text) - limit} more characters cut)"
 
 
-def notes(error: BaseException) -> str:
-    """Hypothesis attaches the falsifying example as exception notes; keep them."""
-    return "".join(f"\n{note}" for note in getattr(error, "__notes__", ()))
+# Hypothesis's note naming the failing example: "Falsifying example: test_x(" (older) or
+# "Failing test case: test_x(" (newer), one "    name=value," per argument, then ")".
+EXAMPLE_HEADER = re.compile(r"^(?:Falsifying example|Failing test case): \w+\($")
+ARGUMENT = re.compile(r"^    (\w+)=(.*)$")
+# A value drawn inside the test with ``data.draw(..., label="labels")``: "Draw 1 (labels): [0, 2]".
+LABELLED_DRAW = re.compile(r"^Draw \d+ \((\w+)\): (.*)$")
+
+
+def notes(error: BaseException, hidden: frozenset[str] = frozenset()) -> str:
+    """Hypothesis attaches the failing example as exception notes: keep them, as the example's inputs.
+
+    The arguments named in ``hidden`` (the test's fixtures: ``student``, ``from_scratch``, ...)
+    and hypothesis's ``data`` object are the grader's, not inputs of the student's function.
+    """
+    return "".join(f"\n{failing_example(note, hidden)}" for note in getattr(error, "__notes__", ()))
+
+
+def failing_example(note: str, hidden: frozenset[str]) -> str:
+    """``note`` with a failing example rewritten as the inputs it gave, one per line; other notes as they are."""
+    lines = note.splitlines()
+    if not lines or not EXAMPLE_HEADER.match(lines[0]):
+        draw = LABELLED_DRAW.match(note)
+        return f"  {draw.group(1)} = {draw.group(2)}" if draw else note
+    arguments: list[list[str]] = []  # [name, first line of the value, further lines...]
+    for line in lines[1:]:
+        argument = ARGUMENT.match(line)
+        if argument:
+            arguments.append([argument.group(1), argument.group(2)])
+        elif arguments and line != ")":
+            arguments[-1].append(line)
+    shown = []
+    for name, *value in arguments:
+        if name in hidden or name == "data":
+            continue
+        value[-1] = value[-1].removesuffix(",")
+        # Hypothesis indents a value's further lines by 4; they keep their place under the value's start.
+        prefix = f"  {name} = "
+        shown.append(prefix + "\n".join([value[0], *(" " * len(prefix) + line[4:] for line in value[1:])]))
+    return "The smallest example found:" + "".join(f"\n{line}" for line in shown)
 
 
 def student_frames(tb: TracebackType | None, cell_filenames: set[str]) -> list[traceback.FrameSummary]:
@@ -55,32 +91,44 @@ def unimplemented_stub(error: BaseException, cell_filenames: set[str]) -> traceb
     return None
 
 
-def describe(error: BaseException, cell_filenames: set[str]) -> str | None:
-    """A student-facing description of ``error``, or None when it is the grader's own fault."""
+def stub_message(name: str, cell: str, line: int) -> str:
+    """What a student reads about the untouched stub ``name`` at ``line`` of ``cell`` (see ``notebook.cell_names``)."""
+    return f"`{name}` {STUB_MESSAGE} ({cell}, line {line}): replace `raise NotImplementedError()` with your code."
+
+
+def where(frames: list[traceback.FrameSummary]) -> str:
+    """The student's frames, innermost last, each as its cell, line and function, then the line itself."""
+    return "".join(f"  {frame.filename}, line {frame.lineno}, in {frame.name}:\n    {(frame.line or '').strip()}\n"
+                   for frame in frames)
+
+
+def describe(error: BaseException, cell_filenames: set[str], hidden: frozenset[str] = frozenset()) -> str | None:
+    """A student-facing description of ``error``, or None when it is the grader's own fault.
+
+    ``hidden`` names the failing test's fixtures, left out of hypothesis's failing example.
+    """
     if isinstance(error, BaseExceptionGroup):
-        parts = [describe(e, cell_filenames) for e in error.exceptions]
+        parts = [describe(e, cell_filenames, hidden) for e in error.exceptions]
         if any(part is None for part in parts):
             return None
         return f"{len(parts)} different failures:\n\n" + "\n\n".join(parts)
     if isinstance(error, SubmissionError):
         return str(error)
     if isinstance(error, StudentCodeFailed):
-        return f"{error}{notes(error) if error.stub is None else ''}"
+        # An untouched stub or a missing notebook fails alike on every input: no example explains it.
+        explained_by_inputs = error.stub is None and not error.about_submission
+        return f"{error}{notes(error, hidden) if explained_by_inputs else ''}"
     stub = unimplemented_stub(error, cell_filenames)
     if stub is not None:
-        return (
-            f"`{stub.name}` {STUB_MESSAGE}: replace `raise NotImplementedError()` "
-            f"in {stub.filename} with your code."
-        )
+        return stub_message(stub.name, stub.filename, stub.lineno)
     frames = student_frames(error.__traceback__, cell_filenames)
     if frames:
-        where = "".join(traceback.format_list(frames))
         message = f"{type(error).__name__}: {error}"
-        return f"Your code raised {message}\nWhere, in your notebook:\n{where}{notes(error)}".rstrip()
+        return f"Your code raised {message}\nWhere, in your notebook:\n{where(frames)}{notes(error, hidden)}".rstrip()
     if isinstance(error, AssertionError):
-        return f"{error}{notes(error)}"
+        return f"{error}{notes(error, hidden)}"
     import pytest  # here, not above: the worker uses this module and need not import pytest
 
     if isinstance(error, pytest.fail.Exception):
-        return f"{error.msg}{notes(error)}"
+        return f"{error.msg}{notes(error, hidden)}"
     return None

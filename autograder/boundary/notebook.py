@@ -20,6 +20,9 @@ from autograder.contract import GRADED_NAMES, NOTEBOOK_OF
 IPYTHON_SYNTAX = re.compile(r"^\s*[%!]|=\s*[%!]", re.MULTILINE)
 
 DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+# The start of a cell's first line that names it: "def sgd_step", "class Model".
+DEFINITION_HEAD = re.compile(r"(?:async\s+def|def|class)\s+\w+")
+HEAD_LENGTH = 40
 
 
 class SubmissionError(Exception):
@@ -51,7 +54,7 @@ def is_definition(statement: ast.stmt) -> bool:
 
 
 def code_cells(path: Path) -> list[tuple[int, str]]:
-    """``(position, source)`` of each code cell, positions counted from 1 over all cells.
+    """``(position, source)`` of each code cell, positions counted from 1 over code cells only.
 
     Notebooks in the current format (4) are read as plain JSON, which is fast; older ones
     are converted with nbformat, which takes a second to import.
@@ -61,12 +64,35 @@ def code_cells(path: Path) -> list[tuple[int, str]]:
         import nbformat
 
         content = nbformat.reads(path.read_text(), as_version=4)
-    cells = []
-    for position, cell in enumerate(content["cells"], start=1):
-        if cell.get("cell_type") == "code":
-            source = cell.get("source", "")
-            cells.append((position, "".join(source) if isinstance(source, list) else str(source)))
-    return cells
+    sources = [cell.get("source", "") for cell in content["cells"] if cell.get("cell_type") == "code"]
+    return [(position, "".join(source) if isinstance(source, list) else str(source))
+            for position, source in enumerate(sources, start=1)]
+
+
+def cell_head(source: str) -> str:
+    """How the cell begins, as a student would recognise it: ``def sgd_step``, ``class Model``, or
+    the first line that is not blank, cut at ``HEAD_LENGTH`` characters."""
+    line = next((line.strip() for line in source.splitlines() if line.strip()), "")
+    definition = DEFINITION_HEAD.match(line)
+    if definition:
+        return definition.group(0)
+    return line if len(line) <= HEAD_LENGTH else line[:HEAD_LENGTH - 1] + "…"
+
+
+def cell_names(notebook_name: str, cells: list[tuple[int, str]]) -> list[str]:
+    """For each code cell, where a student finds it: "01_linear_regression.ipynb, the cell that starts
+    with `def sgd_step`". Jupyter numbers no cell, so no name counts cells, except to tell apart
+    cells that start alike ("code cell 4 of 12, which starts with `import torch`")."""
+    heads = [cell_head(source) for _, source in cells]
+    names = []
+    for (position, _), head in zip(cells, heads):
+        if not head:
+            names.append(f"{notebook_name}, empty code cell {position} of {len(cells)}")
+        elif heads.count(head) > 1:
+            names.append(f"{notebook_name}, code cell {position} of {len(cells)}, which starts with `{head}`")
+        else:
+            names.append(f"{notebook_name}, the cell that starts with `{head}`")
+    return names
 
 
 def plain_python(source: str) -> str:
@@ -93,8 +119,9 @@ def load_notebook(path: Path, module_name: str, cell_prefix: str = "") -> Notebo
 
     The module is registered in ``sys.modules`` under ``module_name`` so that pickling a
     class it defines (``torch.save`` of a whole model) can find that class again. Code is
-    compiled with the file name ``"<cell_prefix><notebook>, cell <n>"`` so that tracebacks
-    point at the student's cell; the prefix keeps two submissions' cells apart.
+    compiled with the cell's name as its file name so that tracebacks
+    point at the student's cell, named as ``cell_names`` says; the prefix keeps two submissions'
+    cells apart.
     """
     module = types.ModuleType(module_name)
     module.__file__ = str(path)
@@ -107,8 +134,8 @@ def load_notebook(path: Path, module_name: str, cell_prefix: str = "") -> Notebo
             f"{path.name} could not be read as a notebook ({type(error).__name__}: {error}), so nothing in it "
             "can be graded. Open it in Jupyter to see whether it is damaged, or submit it again."
         ) from None
-    for index, cell_source in cells:
-        filename = f"{cell_prefix}{path.name}, cell {index}"
+    for (_, cell_source), name in zip(cells, cell_names(path.name, cells)):
+        filename = f"{cell_prefix}{name}"
         # IPython syntax (%magic, !shell) becomes plain Python calls, which are then skipped.
         source = plain_python(cell_source)
         try:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from autograder.boundary.messages import bounded, describe, unimplemented_stub
+from autograder.boundary.notebook import SubmissionError
 
 # Processes this worker's user may run at once (only where that user is the worker's own: the
 # limit counts every process of the user), and the largest file it may write: a fork bomb or a
@@ -59,6 +60,7 @@ def failure(error: BaseException, cell_filenames: set[str]) -> dict[str, object]
     return {
         "message": bounded(message),
         "stub": None if stub is None else [stub.name, stub.filename],
+        "about_submission": isinstance(error, SubmissionError),
     }
 
 

@@ -27,7 +27,7 @@ from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, PARTS, REPO_ROOT, p
 from autograder.fingerprint import digest_files, files_under, grader_digest
 from autograder.instructor.launch import COMPLETED, grader_command
 from autograder.reports import class_report
-from autograder.reports.report import Graded, part_points, write_atomically
+from autograder.reports.report import Graded, format_points, part_points, write_atomically
 from autograder.reports.similarity import compare_class
 from autograder.reports.student_report import render
 
@@ -143,21 +143,19 @@ def grades_csv(grades: list[Graded], absent: list[str] = ()) -> str:
     """One row per student: ``student_id``, ``score``, ``max_score``, then one column per part.
 
     Students in ``absent`` (known to the gradebook, nothing submitted) and submissions that
-    could not be graded get zero.
+    could not be graded get zero. Every figure is written as the score table writes it
+    (``0``, ``1.5``, ``63``), whoever it is for.
     """
     max_score = next((g.results["max_score"] for g in grades if g.results is not None), 0.0)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["student_id", "score", "max_score", *PARTS])
-    for graded in grades:
-        if graded.results is None:
-            writer.writerow([graded.student_id, 0, max_score, *(0 for _ in PARTS)])
-        else:
-            scores = part_points(graded.results)
-            writer.writerow([graded.student_id, graded.results["score"], graded.results["max_score"],
-                             *(scores[p] for p in PARTS)])
-    for student_id in absent:
-        writer.writerow([student_id, 0, max_score, *(0 for _ in PARTS)])
+    nothing = dict.fromkeys(PARTS, 0.0)
+    rows = [(g.student_id, g.results["score"] if g.results else 0.0, g.results["max_score"] if g.results else max_score,
+             part_points(g.results) if g.results else nothing) for g in grades]
+    rows += [(student_id, 0.0, max_score, nothing) for student_id in absent]
+    for student_id, score, maximum, parts in rows:
+        writer.writerow([student_id, *(format_points(x) for x in (score, maximum, *(parts[p] for p in PARTS)))])
     return buffer.getvalue()
 
 
@@ -191,7 +189,7 @@ def grade_class(submitted: Path, out: Path, reference: Path, assignment: str = A
     for graded in grades:
         page = out / graded.student_id / FEEDBACK
         if graded.student_id in graded_now or not page.is_file():
-            write_atomically(page, render(graded.student_id, graded.results, list(PARTS), graded.problem))
+            write_atomically(page, feedback_page(graded, list(PARTS)))
     absent: list[str] = []
     if gradebook is not None:
         from autograder.instructor.gradebook import GradebookError, record_grades
@@ -226,6 +224,19 @@ def write_class_report(out: Path, grades: list[Graded], submitted: Path, assignm
     class_report.write(out / class_report.CLASS_REPORT, grades, similarity, assignment, datetime.now().astimezone())
 
 
+def feedback_page(graded: Graded, parts: list[str]) -> str:
+    """The student's page for ``parts``; without the figures the student's code reported, where they break it.
+
+    Those figures (the training curves) are whatever the student's ``train_mlp`` returned: one
+    student's odd values must cost their page its plot, never the class its grades.
+    """
+    try:
+        return render(graded.student_id, graded.results, parts, graded.problem)
+    except Exception:  # noqa: BLE001 - any failure of the student's own figures; the grades still go out
+        results = {**graded.results, "extra_data": {}} if graded.results else graded.results
+        return render(graded.student_id, results, parts, graded.problem)
+
+
 def place_feedback(graded: Graded, submission: Path, destination: Path) -> None:
     """One page per submitted notebook, with that notebook's parts, where ``nbgrader release_feedback`` looks."""
     destination.mkdir(parents=True, exist_ok=True)
@@ -235,5 +246,4 @@ def place_feedback(graded: Graded, submission: Path, destination: Path) -> None:
             (destination / name).write_bytes(content)
     for notebook in GRADED_NAMES:
         if (submission / notebook).is_file():
-            page = render(graded.student_id, graded.results, parts_of(notebook), graded.problem)
-            write_atomically(destination / f"{Path(notebook).stem}.html", page)
+            write_atomically(destination / f"{Path(notebook).stem}.html", feedback_page(graded, parts_of(notebook)))

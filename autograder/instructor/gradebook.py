@@ -33,7 +33,12 @@ def record_grades(db_url: str, assignment: str, grades: list[Graded], submitted:
             gradebook.update_or_create_student(graded.student_id)
             stamp = read_submitted_file(submitted / graded.student_id / assignment / "timestamp.txt")
             extra = {"timestamp": stamp.decode(errors="replace").strip()} if stamp is not None else {}
-            gradebook.update_or_create_submission(assignment, graded.student_id, **extra)
+            # nbgrader's add_submission builds the submission's rows before adding them to the session,
+            # and the lazy loads in between would autoflush them half-built: three SQLAlchemy SAWarnings
+            # ("... not in session, add operation ... will not proceed") per new submission. Its own
+            # commit flushes them whole; this is the remedy SQLAlchemy's warning itself names.
+            with gradebook.db.no_autoflush:
+                gradebook.update_or_create_submission(assignment, graded.student_id, **extra)
             scores = part_points(graded.results) if graded.results else dict.fromkeys(PARTS, 0.0)
             maxima = part_points(graded.results, "max_score") if graded.results else None
             for title, part in PARTS.items():

@@ -10,6 +10,8 @@ from pathlib import Path
 from autograder.contract import PARTS
 
 
+# Files written for people to read: owner read-write, everyone else read; and files for the owner alone.
+READABLE, PRIVATE = 0o644, 0o600
 # How a skipped check's output starts: it runs elsewhere (e.g. the reference comparisons at grading time).
 NOT_CHECKED = "Not checked: "
 
@@ -25,6 +27,8 @@ class Outcome:
     score: float
     status: str  # "passed", "failed" or "skipped"
     output: str = ""
+    checks: str = ""  # the graded name the test checks, e.g. "sgd_step": feedback is grouped by it
+    stub: str = ""  # the untouched stub that failed it, e.g. "Model.__init__", if that was the cause
 
 
 @dataclass
@@ -91,6 +95,7 @@ def results_json(outcomes: list[Outcome], extra_data: dict[str, object] | None =
                 "status": "passed" if o.status == "passed" else "failed",
                 "tags": [o.part],
                 "output": o.output,
+                "extra_data": {"checks": o.checks, **({"stub": o.stub} if o.stub else {})},
             }
             for o in outcomes
         ],
@@ -115,13 +120,23 @@ def finite(value: object) -> object:
 
 def write_results(path: Path, outcomes: list[Outcome], extra_data: dict[str, object] | None = None,
                   output: str = "") -> None:
-    """Write ``results.json`` atomically: a reader sees the old file or the whole new one."""
-    write_atomically(Path(path), json.dumps(results_json(outcomes, extra_data, output), indent=2, allow_nan=False))
+    """Write ``results.json`` atomically: a reader sees the old file or the whole new one.
+
+    Only its owner may read it: where student code runs as another user (Gradescope), no
+    process of theirs is to read a grade, or the reference's answers its messages quote.
+    """
+    write_atomically(Path(path), json.dumps(results_json(outcomes, extra_data, output), indent=2, allow_nan=False),
+                     PRIVATE)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader, or a crash, sees the old file or the whole new one."""
+def write_atomically(path: Path, text: str, mode: int = READABLE) -> None:
+    """Write ``text`` to ``path`` so that a reader, or a crash, sees the old file or the whole new one.
+
+    The file gets ``mode`` (default 0644), not the temporary file's 0600: pages and CSVs are for
+    others to read, and ``nbgrader release_feedback`` copies a page's mode to the student.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
         handle.write(text)
+    os.chmod(handle.name, mode)
     os.replace(handle.name, path)

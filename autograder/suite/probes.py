@@ -27,6 +27,8 @@ BUILTIN_ACTIVATIONS = frozenset({
     "softmax", "_softmax", "log_softmax", "_log_softmax", "softmin",
     "relu", "relu_", "relu6", "threshold", "threshold_", "hardtanh", "hardtanh_",
 })
+# The gradient of the next backward() after sgd_step, per element: not 0, and unlike any test's old gradient.
+NEXT_GRADIENT = 0.25
 
 
 def probe(exercises: str, trains: bool = False) -> Callable[[Callable], Callable]:
@@ -63,18 +65,28 @@ def scratch_file(name: str) -> Path:
 def sgd_step_update(
     submission: Submission, values: list[torch.Tensor], grads: list[torch.Tensor], learning_rate: float
 ) -> dict[str, object]:
-    """Leaf parameters with the given values and gradients, after one ``sgd_step``."""
+    """Leaf parameters with the given values and gradients, after one ``sgd_step``, and the
+    gradients the next ``backward()`` of ``sum(param * NEXT_GRADIENT)`` leaves in them.
+
+    The next gradients are what resetting decides: ``p.grad.zero_()`` and ``p.grad = None``
+    (what ``optimizer.zero_grad()`` does) both leave exactly the new gradient; None where the
+    parameters no longer require grad, so that there is no next backward.
+    """
     params = [value.clone().requires_grad_() for value in values]
     for param, grad in zip(params, grads):
         param.grad = grad.clone()
     pointers = [param.data_ptr() for param in params]
     submission.sgd_step(params, learning_rate)
-    return {
-        "values": [param.detach() for param in params],
-        "grads": [param.grad for param in params],
+    after = {
+        "values": [param.detach().clone() for param in params],
         "same_storage": [param.data_ptr() == pointer for param, pointer in zip(params, pointers)],
         "leaf_requires_grad": [param.is_leaf and param.requires_grad for param in params],
+        "next_grads": None,
     }
+    if all(after["leaf_requires_grad"]):
+        sum((param * NEXT_GRADIENT).sum() for param in params).backward()
+        after["next_grads"] = [param.grad for param in params]
+    return after
 
 
 @probe("train_linear_regression", trains=True)

@@ -45,6 +45,7 @@ def toy_mse(weight: torch.Tensor, bias: torch.Tensor) -> float:
     return ((x[:, 0] * weight + bias - y) ** 2).mean().item()
 
 
+@pytest.mark.checks("model")
 @pytest.mark.points(1)
 @given(inputs=linear_inputs())
 def test_model_is_xb_at_weight_plus_bias(student, inputs):
@@ -54,6 +55,7 @@ def test_model_is_xb_at_weight_plus_bias(student, inputs):
     assert_close(out, xb @ weight + bias, "model(xb, weight, bias) should equal xb @ weight + bias.")
 
 
+@pytest.mark.checks("model")
 @pytest.mark.points(1)
 @given(inputs=linear_inputs())
 def test_model_returns_one_prediction_per_row(student, inputs):
@@ -64,6 +66,7 @@ def test_model_returns_one_prediction_per_row(student, inputs):
                   (xb.shape[0],))
 
 
+@pytest.mark.checks("loss_fn")
 @pytest.mark.points(1)
 @given(pair=strategies.shapes(min_dims=1).flatmap(
     lambda shape: st.tuples(strategies.float_tensors(shape=shape, dtype=torch.float64),
@@ -75,6 +78,7 @@ def test_loss_fn_is_the_mean_of_squared_differences(student, pair):
     assert_close(loss, ((prediction - target) ** 2).mean(), "loss_fn should be the mean squared error.")
 
 
+@pytest.mark.checks("sgd_step")
 @pytest.mark.points(1)
 def test_sgd_step_moves_each_parameter_against_its_gradient(student):
     """After sgd_step(params, lr) each parameter p equals p - lr * p.grad."""
@@ -83,6 +87,7 @@ def test_sgd_step_moves_each_parameter_against_its_gradient(student):
         assert_close(value, before - 0.1 * grad, "sgd_step should set each parameter p to p - learning_rate * p.grad.")
 
 
+@pytest.mark.checks("sgd_step")
 @pytest.mark.points(1)
 def test_sgd_step_updates_in_place(student):
     """sgd_step changes the given tensors themselves, which stay leaves that require grad."""
@@ -98,17 +103,19 @@ def test_sgd_step_updates_in_place(student):
     )
 
 
+@pytest.mark.checks("sgd_step")
 @pytest.mark.points(1)
-def test_sgd_step_zeroes_gradients(student):
-    """After sgd_step every parameter's gradient is zero."""
+def test_sgd_step_leaves_the_next_backward_starting_from_zero(student):
+    """After sgd_step the next backward() gives each parameter its new gradient, not the old one added to it."""
     after = student.run(probes.sgd_step_update, values=SGD_VALUES, grads=SGD_GRADS, learning_rate=0.1)
-    for grad in after["grads"]:
-        assert grad is not None and not grad.any(), (
-            "sgd_step should zero each gradient after the update (p.grad.zero_()); "
-            "otherwise the next backward() adds to the old gradient."
-        )
+    assert after["next_grads"] is not None, "after sgd_step each parameter should still be a leaf tensor that requires grad."
+    for grad, value in zip(after["next_grads"], SGD_VALUES):
+        assert_close(grad, torch.full_like(value, probes.NEXT_GRADIENT),
+                     "sgd_step should reset each gradient after the update (p.grad.zero_(), or p.grad = None as "
+                     "optimizer.zero_grad() does); otherwise the next backward() adds to the old gradient.")
 
 
+@pytest.mark.checks("train_linear_regression")
 @pytest.mark.points(2)
 def test_train_linear_regression_reproduces_the_lecture(student):
     """The lecture's run (seed 1, lr 0.001, 200 epochs) ends at its published weight and bias."""
@@ -120,6 +127,7 @@ def test_train_linear_regression_reproduces_the_lecture(student):
     )
 
 
+@pytest.mark.checks("train_linear_regression")
 @pytest.mark.points(1)
 def test_train_linear_regression_returns_epoch_mean_losses(student):
     """With learning rate 0 every epoch's entry is the mean squared error over the whole data set."""
@@ -130,6 +138,7 @@ def test_train_linear_regression_returns_epoch_mean_losses(student):
     assert_close(torch.tensor(history), torch.full((3,), expected), EPOCH_MEAN)
 
 
+@pytest.mark.checks("train_nn_regression")
 @pytest.mark.points(2)
 def test_train_nn_regression_reproduces_the_lecture(student):
     """nn.Linear + optim.SGD, continuing the lecture's random stream, ends at its second pair of parameters."""
@@ -142,6 +151,7 @@ def test_train_nn_regression_reproduces_the_lecture(student):
     )
 
 
+@pytest.mark.checks("train_nn_regression")
 @pytest.mark.points(1)
 def test_train_nn_regression_returns_epoch_mean_losses(student):
     """With learning rate 0 every epoch's entry is the mean squared error over the whole data set."""
@@ -151,6 +161,7 @@ def test_train_nn_regression_returns_epoch_mean_losses(student):
     assert_close(torch.tensor(history), torch.full((2,), expected), EPOCH_MEAN)
 
 
+@pytest.mark.checks("train_linear_regression")
 @pytest.mark.points(1)
 @given(learning_rate=st.sampled_from([0.001, 0.01, 0.1]), batch_size=st.integers(1, 10), seed=st.integers(0, 2**16))
 def test_train_linear_regression_matches_the_reference(student, reference, learning_rate, batch_size, seed):
@@ -163,6 +174,7 @@ def test_train_linear_regression_matches_the_reference(student, reference, learn
     assert_close(run["final"], expected["final"], what + "the final parameters should match the reference's.")
 
 
+@pytest.mark.checks("model")
 @pytest.mark.points(0.5)
 @given(inputs=linear_inputs())
 def test_model_matches_the_reference(student, reference, inputs):
@@ -171,6 +183,7 @@ def test_model_matches_the_reference(student, reference, inputs):
     assert_close(out, reference.model(*inputs), "model should predict what the reference predicts.")
 
 
+@pytest.mark.checks("loss_fn")
 @pytest.mark.points(0.5)
 @given(pair=strategies.shapes(min_dims=1).flatmap(
     lambda shape: st.tuples(strategies.float_tensors(shape=shape), strategies.float_tensors(shape=shape))))
@@ -181,18 +194,21 @@ def test_loss_fn_matches_the_reference(student, reference, pair):
     assert_close(loss, reference.loss_fn(prediction, target), "loss_fn should give the reference's loss.")
 
 
+@pytest.mark.checks("sgd_step")
 @pytest.mark.points(0.5)
 @given(values=st.lists(strategies.float_tensors(shape=strategies.shapes(min_dims=1), dtype=torch.float32), min_size=1, max_size=3),
        learning_rate=st.sampled_from([0.0, 0.001, 0.1, 1.0]))
 def test_sgd_step_matches_the_reference(student, reference, values, learning_rate):
-    """sgd_step leaves parameters and gradients as the reference does, for any values and learning rate."""
+    """sgd_step updates parameters, and resets gradients for the next backward, as the reference does."""
     grads = [value.flip(list(range(value.dim()))) for value in values]
     after, expected = (s.run(probes.sgd_step_update, values=values, grads=grads, learning_rate=learning_rate)
                        for s in (student, reference))
     assert_close(after["values"], expected["values"], "sgd_step should update the parameters as the reference does.")
-    assert_close(after["grads"], expected["grads"], "sgd_step should leave the gradients as the reference does.")
+    assert_close(after["next_grads"], expected["next_grads"],
+                 "After sgd_step, the next backward() should give the gradients it gives after the reference's.")
 
 
+@pytest.mark.checks("train_nn_regression")
 @pytest.mark.points(0.5)
 @given(learning_rate=st.sampled_from([0.001, 0.01, 0.1]), batch_size=st.integers(1, 10), seed=st.integers(0, 2**16))
 def test_train_nn_regression_matches_the_reference(student, reference, learning_rate, batch_size, seed):

@@ -34,6 +34,7 @@ def expect_histories(result: object, epochs: int) -> tuple[list[float], list[flo
     return expect_float_list(result[0], epochs, "loss_hist"), expect_float_list(result[1], epochs, "accuracy_hist")
 
 
+@pytest.mark.checks("Model")
 @pytest.mark.points(1)
 @given(sizes=st.fixed_dictionaries({k: st.integers(1, 8) for k in IRIS_SIZES}))
 def test_model_has_layer1_and_layer2_of_the_given_sizes(student, sizes):
@@ -41,6 +42,7 @@ def test_model_has_layer1_and_layer2_of_the_given_sizes(student, sizes):
     expect_mlp_state(student.run(probes.model_parameters, sizes=sizes), sizes)
 
 
+@pytest.mark.checks("Model")
 @pytest.mark.points(1)
 @given(X=iris_inputs)
 def test_model_output_rows_are_probability_distributions(student, X):
@@ -51,6 +53,7 @@ def test_model_output_rows_are_probability_distributions(student, X):
     assert_close(out.sum(dim=1), torch.ones(X.shape[0]), "Each row of Model's output should sum to 1: softmax over dim=1, the classes.")
 
 
+@pytest.mark.checks("Model")
 @pytest.mark.points(2)
 @given(X=iris_inputs)
 def test_model_forward_is_softmax_of_layer2_of_sigmoid_of_layer1(student, X):
@@ -61,12 +64,14 @@ def test_model_forward_is_softmax_of_layer2_of_sigmoid_of_layer1(student, X):
     assert_close(out, mlp_probabilities(state, X), "Model's forward should be softmax(layer2(sigmoid(layer1(x))), dim=1).")
 
 
+@pytest.mark.checks("accuracy")
 @pytest.mark.points(1)
 @given(scores=strategies.float_tensors(shape=st.tuples(st.integers(1, 12), st.just(3)), dtype=torch.float32),
        data=st.data())
 def test_accuracy_is_the_fraction_of_correct_argmax_predictions(student, scores, data):
     """accuracy(model, X, y) is the fraction of rows whose argmax is the label, as a Python float."""
-    labels = torch.tensor(data.draw(st.lists(st.integers(0, 2), min_size=len(scores), max_size=len(scores))))
+    labels = torch.tensor(data.draw(st.lists(st.integers(0, 2), min_size=len(scores), max_size=len(scores)),
+                                      label="labels"))
     result = student.run(probes.accuracy_of_scores, scores=scores, labels=labels)
     assert isinstance(result, float), f"accuracy should return a Python float (use .item()), not {type(result).__name__}."
     expected = (scores.argmax(dim=1) == labels).double().mean().item()
@@ -75,6 +80,7 @@ def test_accuracy_is_the_fraction_of_correct_argmax_predictions(student, scores,
     )
 
 
+@pytest.mark.checks("train_mlp")
 @pytest.mark.points(2)
 def test_train_mlp_histories_are_epoch_averages(student, iris):
     """With learning rate 0, each epoch's loss and accuracy are those of the whole training set."""
@@ -96,6 +102,7 @@ def test_train_mlp_histories_are_epoch_averages(student, iris):
     )
 
 
+@pytest.mark.checks("train_mlp")
 @pytest.mark.points(3)
 def test_train_mlp_reaches_90_percent_test_accuracy(student, iris, device, extra_data):
     """Trained with the lecture's recipe, Model reaches at least 0.9 accuracy on the held-out test set."""
@@ -116,6 +123,7 @@ def test_train_mlp_reaches_90_percent_test_accuracy(student, iris, device, extra
     )
 
 
+@pytest.mark.checks("train_mlp")
 @pytest.mark.points(2)
 def test_train_mlp_matches_the_reference(student, reference):
     """train_mlp gives the reference's loss and accuracy histories for the same seed, data and model."""
@@ -127,6 +135,7 @@ def test_train_mlp_matches_the_reference(student, reference):
     assert_close(torch.tensor(accuracy_hist), torch.tensor(expected["histories"][1]), "accuracy_hist should match the reference's.")
 
 
+@pytest.mark.checks("Model")
 @pytest.mark.points(0.5)
 @given(seed=st.integers(0, 2**16), X=iris_inputs)
 def test_model_forward_matches_the_reference(student, reference, seed, X):
@@ -137,11 +146,13 @@ def test_model_forward_matches_the_reference(student, reference, seed, X):
     assert_close(expect_tensor(out, "Model's forward", expected.shape), expected, "With the same parameters, Model should output what the reference's does.")
 
 
+@pytest.mark.checks("accuracy")
 @pytest.mark.points(0.5)
 @given(scores=strategies.float_tensors(shape=st.tuples(st.integers(1, 12), st.just(3)), dtype=torch.float32),
        data=st.data())
 def test_accuracy_matches_the_reference(student, reference, scores, data):
     """accuracy gives the reference's value on generated scores and labels."""
-    labels = torch.tensor(data.draw(st.lists(st.integers(0, 2), min_size=len(scores), max_size=len(scores))))
+    labels = torch.tensor(data.draw(st.lists(st.integers(0, 2), min_size=len(scores), max_size=len(scores)),
+                                      label="labels"))
     result, expected = (s.run(probes.accuracy_of_scores, scores=scores, labels=labels) for s in (student, reference))
     assert result == pytest.approx(expected), f"accuracy should be {expected}, as the reference says; got {result}."

@@ -30,6 +30,7 @@ def random_state() -> dict[str, torch.Tensor]:
     return {name: torch.randn(shape, generator=generator) for name, shape in mlp_parameter_shapes(**IRIS_SIZES).items()}
 
 
+@pytest.mark.checks("save_model")
 @pytest.mark.points(1)
 def test_save_model_then_load_model_predicts_the_same(student, X_test):
     """A model saved with save_model and loaded with load_model gives the same predictions."""
@@ -43,6 +44,7 @@ def test_save_model_then_load_model_predicts_the_same(student, X_test):
     )
 
 
+@pytest.mark.checks("save_parameters")
 @pytest.mark.points(1)
 def test_save_parameters_writes_a_state_dict_that_loads_weights_only(student):
     """save_parameters writes the model's state dict, readable with torch.load(weights_only=True)."""
@@ -66,6 +68,7 @@ def test_save_parameters_writes_a_state_dict_that_loads_weights_only(student):
         )
 
 
+@pytest.mark.checks("load_parameters")
 @pytest.mark.points(1)
 def test_load_parameters_restores_the_saved_predictions(student, X_test):
     """load_parameters on a file from save_parameters gives a model with the same predictions."""
@@ -77,6 +80,7 @@ def test_load_parameters_restores_the_saved_predictions(student, X_test):
     )
 
 
+@pytest.mark.checks("load_parameters")
 @pytest.mark.points(1)
 def test_load_parameters_reads_parameters_saved_by_the_grader(student, X_test, random_state):
     """load_parameters loads a state dict written by torch.save into a Model with those parameters."""
@@ -91,6 +95,7 @@ def test_load_parameters_reads_parameters_saved_by_the_grader(student, X_test, r
     )
 
 
+@pytest.mark.checks("load_parameters")
 @pytest.mark.points(0.5)
 def test_load_parameters_matches_the_reference(student, reference, X_test, random_state):
     """load_parameters on a file the grader wrote gives the reference's predictions."""

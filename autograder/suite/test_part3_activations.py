@@ -74,6 +74,7 @@ def tensors_and_dims(draw: st.DrawFn) -> tuple[torch.Tensor, int]:
     return z, draw(st.integers(-z.dim(), z.dim() - 1))
 
 
+@pytest.mark.checks("{name}")
 @pytest.mark.points(1)
 @pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu"])
 @given(z=strategies.float_tensors())
@@ -84,6 +85,7 @@ def test_elementwise_activation_equals_its_formula(student, from_scratch, name, 
     assert_close(out, BUILTINS[name](z), f"{name}(z) should equal {FORMULAS[name]}.")
 
 
+@pytest.mark.checks("sigmoid")
 @pytest.mark.points(1)
 def test_sigmoid_of_the_lectures_net_input_is_0_888(student, from_scratch):
     """The lecture's logistic neuron, net input w . x = 2.07, outputs 0.888."""
@@ -94,6 +96,7 @@ def test_sigmoid_of_the_lectures_net_input_is_0_888(student, from_scratch):
     )
 
 
+@pytest.mark.checks("tanh")
 @pytest.mark.points(1)
 @given(z=strategies.float_tensors())
 def test_tanh_is_two_sigmoid_of_2z_minus_one(student, from_scratch, z):
@@ -103,6 +106,7 @@ def test_tanh_is_two_sigmoid_of_2z_minus_one(student, from_scratch, z):
     assert_close(out, 2 * torch.sigmoid(2 * z) - 1, "tanh(z) should equal 2 * sigmoid(2 * z) - 1.")
 
 
+@pytest.mark.checks("softmax")
 @pytest.mark.points(1)
 @given(z_dim=tensors_and_dims())
 def test_softmax_slices_sum_to_one(student, from_scratch, z_dim):
@@ -115,6 +119,7 @@ def test_softmax_slices_sum_to_one(student, from_scratch, z_dim):
     assert_close(sums, torch.ones_like(sums), f"Every slice of softmax(z, dim={dim}) along dim {dim} should sum to 1.")
 
 
+@pytest.mark.checks("softmax")
 @pytest.mark.points(1)
 @given(z_dim=tensors_and_dims())
 def test_softmax_equals_torch_softmax(student, from_scratch, z_dim):
@@ -125,6 +130,7 @@ def test_softmax_equals_torch_softmax(student, from_scratch, z_dim):
     assert_close(out, torch.softmax(z, dim), f"softmax(z, dim={dim}) should equal exp(z) / exp(z).sum(dim).")
 
 
+@pytest.mark.checks("softmax")
 @pytest.mark.points(1)
 def test_softmax_defaults_to_the_last_dimension(student, from_scratch):
     """softmax(z) normalizes along the last dimension."""
@@ -134,6 +140,7 @@ def test_softmax_defaults_to_the_last_dimension(student, from_scratch):
     assert_close(out, torch.softmax(z, -1), "softmax(z) without dim should normalize along dim=-1.")
 
 
+@pytest.mark.checks("softmax")
 @pytest.mark.points(1)
 def test_softmax_of_the_lectures_net_inputs(student, from_scratch):
     """The lecture's net inputs [1.78, 0.76, 1.65] have softmax probabilities [0.4467, 0.1611, 0.3922]."""
@@ -142,6 +149,7 @@ def test_softmax_of_the_lectures_net_inputs(student, from_scratch):
     assert_close(out, torch.tensor(LECTURE_SOFTMAX), "softmax of the lecture's Z should give its probabilities.", rtol=0, atol=5e-4)
 
 
+@pytest.mark.checks("relu")
 @pytest.mark.points(1)
 @given(z=strategies.float_tensors(shape=strategies.shapes(min_dims=1)).filter(lambda t: bool((t != 0).all())))
 def test_relu_gradient_is_one_for_positive_and_zero_for_negative_inputs(student, from_scratch, z):
@@ -152,6 +160,7 @@ def test_relu_gradient_is_one_for_positive_and_zero_for_negative_inputs(student,
     assert_close(result["grad"], (z > 0).to(z.dtype), "relu's gradient should be 1 where z > 0 and 0 where z < 0.")
 
 
+@pytest.mark.checks("{name}")
 @pytest.mark.points(0.5)
 @pytest.mark.parametrize("name", ACTIVATIONS)
 @pytest.mark.parametrize("dtype", strategies.FLOAT_DTYPES.values(), ids=strategies.FLOAT_DTYPES.keys())
@@ -169,6 +178,7 @@ def test_activation_is_right_and_finite_for_large_inputs(student, from_scratch, 
     assert torch.isfinite(grad).all(), f"{name}'s gradient at {LARGE_INPUTS} is {grad.tolist()}: no inf or nan allowed."
 
 
+@pytest.mark.checks("{name}")
 @pytest.mark.points(1)
 @pytest.mark.parametrize("name", ACTIVATIONS)
 def test_activation_is_written_from_scratch(student, name):
@@ -185,6 +195,7 @@ def test_activation_is_written_from_scratch(student, name):
     )
 
 
+@pytest.mark.checks("sigmoid")
 @pytest.mark.points(0.5)
 def test_sigmoid_of_zero_is_one_half(student, from_scratch):
     """sigmoid(0) is exactly 0.5."""
@@ -193,6 +204,7 @@ def test_sigmoid_of_zero_is_one_half(student, from_scratch):
     assert out.tolist() == [0.5], f"sigmoid(0) should be 0.5, got {out.tolist()}."
 
 
+@pytest.mark.checks("sigmoid")
 @pytest.mark.points(0.5)
 @given(z=strategies.float_tensors())
 def test_sigmoid_of_minus_z_is_one_minus_sigmoid_of_z(student, from_scratch, z):
@@ -202,6 +214,7 @@ def test_sigmoid_of_minus_z_is_one_minus_sigmoid_of_z(student, from_scratch, z):
     assert_close(minus, 1 - plus, "sigmoid(-z) should equal 1 - sigmoid(z).")
 
 
+@pytest.mark.checks("tanh")
 @pytest.mark.points(0.5)
 @given(z=strategies.float_tensors())
 def test_tanh_is_odd(student, from_scratch, z):
@@ -211,6 +224,7 @@ def test_tanh_is_odd(student, from_scratch, z):
     assert_close(minus, -plus, "tanh(-z) should equal -tanh(z).")
 
 
+@pytest.mark.checks("{name}")
 @pytest.mark.points(0.5)
 @pytest.mark.parametrize("name", ACTIVATIONS)
 @given(z=strategies.float_tensors(shape=strategies.shapes(min_dims=1), bound=1e4))
@@ -222,6 +236,7 @@ def test_activation_stays_within_its_range(student, from_scratch, name, z):
     assert bool(((out >= low) & (out <= high)).all()), f"{name}'s values should lie in [{low}, {high}], got {shown(out)}."
 
 
+@pytest.mark.checks("softmax")
 @pytest.mark.points(0.5)
 @given(z_dim=tensors_and_dims(), shift=st.floats(-50, 50, width=32))
 def test_softmax_is_unchanged_by_adding_a_constant(student, from_scratch, z_dim, shift):
@@ -233,6 +248,7 @@ def test_softmax_is_unchanged_by_adding_a_constant(student, from_scratch, z_dim,
                  rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.checks("softmax")
 @pytest.mark.points(0.5)
 @given(z=strategies.float_tensors(shape=st.tuples(st.integers(2, 8))))
 def test_softmax_keeps_the_order_of_its_inputs(student, from_scratch, z):
@@ -245,6 +261,7 @@ def test_softmax_keeps_the_order_of_its_inputs(student, from_scratch, z):
     )
 
 
+@pytest.mark.checks("{name}")
 @pytest.mark.points(0.5)
 @pytest.mark.parametrize("name", ACTIVATIONS)
 def test_activation_leaves_its_input_unchanged(student, from_scratch, name):
@@ -256,6 +273,7 @@ def test_activation_leaves_its_input_unchanged(student, from_scratch, name):
     )
 
 
+@pytest.mark.checks("{name}")
 @pytest.mark.points(0.5)
 @pytest.mark.parametrize("name", ACTIVATIONS)
 @given(z=strategies.float_tensors(shape=strategies.shapes(min_dims=1), dtype=torch.float64)
@@ -273,6 +291,7 @@ def test_activation_gradient_equals_pytorchs(student, from_scratch, name, z):
                  rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.checks("{name}")
 @pytest.mark.points(0.5)
 @pytest.mark.parametrize("name", ACTIVATIONS)
 @given(z=strategies.float_tensors(shape=strategies.shapes(min_dims=1)))
@@ -283,6 +302,7 @@ def test_activation_matches_the_reference(student, reference, from_scratch, name
     assert_close(out, getattr(reference, name)(z), f"{name} should give the reference's values.")
 
 
+@pytest.mark.checks("{name}")
 @pytest.mark.points(0.5)
 @pytest.mark.parametrize("name", ACTIVATIONS)
 @given(z=strategies.float_tensors(shape=strategies.shapes(min_dims=1)))

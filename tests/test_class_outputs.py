@@ -1,0 +1,73 @@
+"""What grade-all writes for others: readable files, one number format, a gradebook without warnings."""
+
+import stat
+import warnings
+from pathlib import Path
+
+import pytest
+
+from autograder.contract import ASSIGNMENT_ID, PARTS, REPO_ROOT
+from autograder.instructor.classroom import grades_csv
+from autograder.reports.report import Graded, write_atomically, write_results
+
+
+def graded(student_id: str, score: float) -> Graded:
+    """A grade with ``score`` points in every part, each worth 2."""
+    tests = [{"name": t, "score": score, "max_score": 2.0, "tags": [t], "output": ""} for t in PARTS]
+    return Graded(student_id, {"score": score * len(PARTS), "max_score": 2.0 * len(PARTS), "tests": tests})
+
+
+def test_pages_and_csvs_are_readable_by_everyone(tmp_path):
+    """write_atomically leaves mode 0644, whatever the temporary file had, so nbgrader hands students a readable copy."""
+    page = tmp_path / "feedback.html"
+    write_atomically(page, "<p>hello</p>")
+    assert stat.S_IMODE(page.stat().st_mode) == 0o644
+
+
+def test_results_json_stays_private(tmp_path):
+    """results.json is for the grader and the instructor: mode 0600."""
+    path = tmp_path / "results.json"
+    write_results(path, [])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_grades_csv_writes_every_score_alike():
+    """Zeros for ungraded and absent students are written as graded students' zeros are: '0', never '0.0'."""
+    rows = grades_csv([graded("alice", 1.5), graded("carol", 0.0), Graded("erin", None, "crashed")], ["frank"])
+    cells = [cell for line in rows.splitlines()[1:] for cell in line.split(",")[1:]]
+    assert rows.splitlines()[1] == "alice,6,8,1.5,1.5,1.5,1.5"
+    assert "0.0" not in cells and cells.count("0") == 3 * (1 + len(PARTS))
+
+
+@pytest.mark.slow
+def test_the_gradebook_takes_grades_without_sqlalchemy_warnings(tmp_path):
+    """Recording new submissions into nbgrader's gradebook raises no warning (SQLAlchemy's SAWarning included)."""
+    # Here, not above: nbgrader takes seconds to import, and only this test needs it.
+    from nbgrader.api import Gradebook
+
+    from autograder.instructor.gradebook import record_grades
+
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with Gradebook(url) as gradebook:
+        gradebook.add_assignment(ASSIGNMENT_ID)
+        for part in PARTS.values():
+            notebook = Path(part.notebook).stem
+            if notebook not in {n.name for n in gradebook.find_assignment(ASSIGNMENT_ID).notebooks}:
+                gradebook.add_notebook(notebook, ASSIGNMENT_ID)
+            gradebook.add_grade_cell(part.grade_cell, notebook, ASSIGNMENT_ID, max_score=2.0, cell_type="code")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        absent = record_grades(url, ASSIGNMENT_ID, [graded("alice", 1.5), Graded("erin", None, "crashed")], tmp_path)
+    assert absent == []
+
+
+def test_the_sample_students_csv_has_nbgrader_s_columns():
+    """students.example.csv, which the README imports, has the header `nbgrader db student import` reads."""
+    header = (REPO_ROOT / "students.example.csv").read_text().splitlines()[0]
+    assert header == "id,first_name,last_name,email"
+
+
+def test_course_outputs_are_ignored_by_git():
+    """Student data a course folder accumulates is in .gitignore, so it is never committed by accident."""
+    ignored = set((REPO_ROOT / ".gitignore").read_text().splitlines())
+    assert {"/submitted/", "/autograded/", "/feedback/", "/graded/", "/grades.csv", "/students.csv", "/release/"} <= ignored

@@ -1,0 +1,164 @@
+"""Correct implementations written differently from the reference: each must get full marks.
+
+The mirror image of ``tests/test_mutants.py``: a variant is the reference notebooks with one
+graded function written another correct way (another idiom, another order, code as the
+lecture or public teaching material writes it). Graded as an instructor grades, with the
+reference present, only the variant's own notebook's parts (the other parts are the
+reference's), and no check may cost it a point.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pytest
+
+from autograder.contract import parts_of
+from tests.conftest import GradingRun, run_grader
+from tests.test_mutants import ACTIVATIONS, LINEAR, MLP, rewritten_submission
+
+pytestmark = pytest.mark.slow
+
+REFERENCE_SGD_STEP = """    with torch.no_grad():
+        for p in params:
+            p -= learning_rate * p.grad
+            p.grad.zero_()"""
+REFERENCE_TRAIN_LOOP = """            loss = loss_fn(model(x_batch)[:, 0], y_batch)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()"""
+REFERENCE_MLP_LOOP = """    loss_hist, accuracy_hist = [], []
+    num_examples = len(train_dl.dataset)
+    for _ in range(num_epochs):
+        total_loss, total_correct = 0.0, 0.0
+        for x_batch, y_batch in train_dl:
+            pred = model(x_batch)
+            loss = loss_fn(pred, y_batch)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            total_loss += loss.item() * y_batch.size(0)
+            total_correct += (torch.argmax(pred, dim=1) == y_batch).sum().item()
+        loss_hist.append(total_loss / num_examples)
+        accuracy_hist.append(total_correct / num_examples)
+    return loss_hist, accuracy_hist"""
+REFERENCE_SIGMOID = """    positive = z >= 0
+    # Exponentiate -|z| in both branches, so that neither overflows for any z.
+    e = torch.exp(torch.where(positive, -z, z))
+    return torch.where(positive, 1 / (1 + e), e / (1 + e))"""
+REFERENCE_SOFTMAX = """    shifted = z - z.amax(dim=dim, keepdim=True).detach()
+    e = torch.exp(shifted)
+    return e / e.sum(dim=dim, keepdim=True)"""
+REFERENCE_RELU = "    return torch.where(z > 0, z, torch.zeros_like(z))"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """In ``notebook``, ``old`` (which occurs exactly once) becomes ``new``, another correct implementation."""
+
+    notebook: str
+    old: str
+    new: str
+
+
+VARIANTS = {
+    # sgd_step: None instead of zeros, as optimizer.zero_grad() does since PyTorch 2.0
+    "sgd_step_sets_gradients_to_none": Variant(LINEAR, "            p.grad.zero_()\n",
+                                                       "            p.grad = None\n"),
+    # sgd_step: the lecture's order, every update first and then every reset
+    "sgd_step_updates_all_then_resets_all": Variant(LINEAR, REFERENCE_SGD_STEP, """    with torch.no_grad():
+        for p in params:
+            p -= p.grad * learning_rate
+        for p in params:
+            p.grad.zero_()"""),
+    # sgd_step: through .data, without no_grad, as older tutorials write it
+    "sgd_step_through_data": Variant(LINEAR, REFERENCE_SGD_STEP, """    for p in params:
+        p.data.sub_(learning_rate * p.grad.data)
+        p.grad.data.zero_()"""),
+    # sgd_step: add_ with alpha, and a reset to None
+    "sgd_step_add_with_alpha": Variant(LINEAR, REFERENCE_SGD_STEP, """    with torch.no_grad():
+        for p in params:
+            p.add_(p.grad, alpha=-learning_rate)
+            p.grad = None"""),
+    # train_nn_regression: zero_grad first, then the step; the target as a column instead of the prediction's column
+    "nn_training_zeroes_first_and_compares_columns": Variant(LINEAR, REFERENCE_TRAIN_LOOP, """            optimizer.zero_grad()
+            loss = loss_fn(model(x_batch), y_batch.unsqueeze(1))
+            loss.backward()
+            optimizer.step()"""),
+    # Model: activations as modules built in __init__, softmax along dim=-1
+    "model_with_activation_modules": Variant(MLP, """        x = torch.sigmoid(self.layer1(x))
+        return torch.softmax(self.layer2(x), dim=1)""", """        return nn.Softmax(dim=-1)(self.layer2(nn.Sigmoid()(self.layer1(x))))"""),
+    # train_mlp: the lecture's loop, with one-element tensors summed into preallocated histories
+    "mlp_training_as_in_the_lecture": Variant(MLP, REFERENCE_MLP_LOOP, """    loss_hist = [0] * num_epochs
+    accuracy_hist = [0] * num_epochs
+    for epoch in range(num_epochs):
+        for x_batch, y_batch in train_dl:
+            pred = model(x_batch)
+            loss = loss_fn(pred, y_batch)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            loss_hist[epoch] += loss.item() * y_batch.size(0)
+            is_correct = (torch.argmax(pred, dim=1) == y_batch).float()
+            accuracy_hist[epoch] += is_correct.sum()
+        loss_hist[epoch] /= len(train_dl.dataset)
+        accuracy_hist[epoch] /= len(train_dl.dataset)
+    return loss_hist, accuracy_hist"""),
+    # accuracy: a count divided by the number of labels
+    "accuracy_as_a_count_over_the_length": Variant(
+        MLP, "return (torch.argmax(pred, dim=1) == y).float().mean().item()",
+        "return (pred.argmax(1) == y).sum().item() / len(y)"),
+    # load_parameters: torch.load's default, which is weights_only=True since PyTorch 2.6
+    "load_parameters_with_the_default_weights_only": Variant(
+        MLP, "model.load_state_dict(torch.load(path, weights_only=True))",
+        "model.load_state_dict(torch.load(path))\n    model.eval()"),
+    # sigmoid: exp of -|z| through abs
+    "sigmoid_through_abs": Variant(ACTIVATIONS, REFERENCE_SIGMOID, """    e = torch.exp(-z.abs())
+    return torch.where(z >= 0, 1 / (1 + e), e / (1 + e))"""),
+    # sigmoid: 1 / (1 + exp(-z)) guarded by a clamp, past which float32's exp overflows
+    "sigmoid_with_a_clamped_exponent": Variant(ACTIVATIONS, REFERENCE_SIGMOID, """    return 1 / (1 + torch.exp(-z.clamp(-80, 80)))"""),
+    # tanh: from its own formula, stable on both sides
+    "tanh_from_its_formula": Variant(ACTIVATIONS, "return 2 * sigmoid(2 * z) - 1", """e = torch.exp(torch.where(z >= 0, -2 * z, 2 * z))
+    return torch.where(z >= 0, (1 - e) / (1 + e), (e - 1) / (1 + e))"""),
+    # softmax: the max with its gradient kept, through .values
+    "softmax_with_max_values": Variant(ACTIVATIONS, REFERENCE_SOFTMAX, """    e = (z - torch.max(z, dim=dim, keepdim=True).values).exp()
+    return e / torch.sum(e, dim=dim, keepdim=True)"""),
+    # softmax: through logsumexp
+    "softmax_through_logsumexp": Variant(ACTIVATIONS, REFERENCE_SOFTMAX,
+                                         "    return torch.exp(z - torch.logsumexp(z, dim=dim, keepdim=True))"),
+    # relu: clamp, the common one-liner
+    "relu_by_clamp": Variant(ACTIVATIONS, REFERENCE_RELU, "    return z.clamp(min=0)"),
+    # relu: multiplication by a mask
+    "relu_by_a_mask": Variant(ACTIVATIONS, REFERENCE_RELU, "    return z * (z > 0)"),
+    # relu: maximum with zeros
+    "relu_by_maximum": Variant(ACTIVATIONS, REFERENCE_RELU, "    return torch.maximum(z, torch.zeros_like(z))"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_variant_changes_exactly_one_place(name, tmp_path):
+    """Each variant's text occurs once in the reference's code cells, so it rewrites what it says."""
+    variant = VARIANTS[name]
+    rewritten_submission(variant.notebook, variant.old, variant.new, tmp_path / "submission")
+
+
+@pytest.fixture(scope="module")
+def variant_runs(tmp_path_factory) -> dict[str, GradingRun]:
+    """Every variant graded on its notebook's parts with the reference present, two at a time."""
+    root = tmp_path_factory.mktemp("variants")
+
+    def grade(name: str) -> GradingRun:
+        variant = VARIANTS[name]
+        submission = rewritten_submission(variant.notebook, variant.old, variant.new, root / name / "submission")
+        parts = [option for title in parts_of(variant.notebook) for option in ("--part", title)]
+        return run_grader(submission, root / name / "results.json", *parts)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(VARIANTS, pool.map(grade, VARIANTS)))
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_variant_gets_full_marks(name, variant_runs):
+    """The variant loses no point in any check of its notebook's parts."""
+    results = variant_runs[name].results
+    lost = [(t["test"], t["output"][:300]) for t in results["tests"] if t["score"] != t["max_score"]]
+    assert not lost and results["max_score"] > 0, lost
