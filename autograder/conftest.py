@@ -141,7 +141,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"autograder: student code runs in a worker process. {config.stash[CONFINEMENT].summary}"
+    return f"autograder: student code runs in a worker process. {config.stash[CONFINEMENT].log_line}"
 
 
 def limits(config: pytest.Config) -> Limits:

@@ -53,9 +53,10 @@ class Confinement:
     """How workers are confined here, and how to say so to whoever reads the grade."""
 
     mode: str  # "namespaces", "user" or "none"
-    description: str
+    description: str  # the same on every run, so that results.json is too
     uid: int | None = None  # the worker's own uid, where it has one
     bound: tuple[str, ...] = ()  # namespaces: what the new root holds, read-only
+    notes: str = ""  # what only this run did or met (the uid, folders it closed), for the log
 
     @property
     def active(self) -> bool:
@@ -63,10 +64,15 @@ class Confinement:
 
     @property
     def summary(self) -> str:
-        """One line for results.json and the log: the mode, and whether the grade can be trusted."""
+        """One line for results.json: the mode, and whether the grade can be trusted."""
         if self.active:
             return f"Student code ran confined ({self.mode}): {self.description}."
         return f"Student code ran NOT CONFINED ({self.description}): {UNTRUSTED}."
+
+    @property
+    def log_line(self) -> str:
+        """The summary, and what only this run did, for the run's header and grade-all's output."""
+        return f"{self.summary} {self.notes}".rstrip()
 
     def prefix(self, workdir: str) -> list[str]:
         """The command that starts a worker confined, with ``workdir`` its only writable folder."""
@@ -208,8 +214,8 @@ def find_confinement(protected: list[Path], choice: str = "auto") -> Confinement
         confinement = Confinement(
             "namespaces",
             "own mount, network, IPC and PID namespaces over a root holding only Python and this package, "
-            "read-only" + (f"; uid {uid}; no capabilities" if uid is not None else "; no capabilities"),
-            uid, tuple(environment_paths(protected)))
+            "read-only" + ("; a uid of its own; no capabilities" if uid is not None else "; no capabilities"),
+            uid, tuple(environment_paths(protected)), "" if uid is None else f"(uid {uid})")
         problems = trial(confinement, protected)
         if not problems:
             return confinement
@@ -220,19 +226,20 @@ def find_confinement(protected: list[Path], choice: str = "auto") -> Confinement
         else:
             uid = free_uid()
             confinement = Confinement(
-                "user", f"uid {uid} of its own, no capabilities, no access to the reference, the cache "
-                "or the course's folders", uid)
+                "user", "a uid of its own, no capabilities, no access to the reference, the cache "
+                "or the course's folders", uid, notes=f"(uid {uid})")
             # Where student code runs as another uid, permissions are what keep it from the answers:
             # any access of other users (reading, or only passing through, as 0711 allows) is taken off.
             exposed = [p for p in protected if p.exists() and p.lstat().st_mode & 0o007 and restrictable(p)]
             if exposed:
                 restrict(exposed)
-                confinement = Confinement(confinement.mode, confinement.description + " (made unreadable to "
-                                          f"other users: {', '.join(map(str, exposed))})", uid)
+                confinement = Confinement(confinement.mode, confinement.description, uid, notes=(
+                    f"{confinement.notes} (made unreadable to other users: {', '.join(map(str, exposed))})"))
             problems = trial(confinement, protected)
             if not problems:
                 if reasons:  # say why not namespaces, for whoever wonders
-                    confinement = Confinement(confinement.mode, f"{confinement.description}; {reasons[0]}", uid)
+                    confinement = Confinement(confinement.mode, confinement.description, uid,
+                                              notes=f"{confinement.notes} ({reasons[0]})")
                 return confinement
             reasons.append(f"a worker as another user is not confined here ({explain(problems)})")
     return unconfined("; ".join(reasons))

@@ -173,7 +173,7 @@ def grade_class(submitted: Path, out: Path, reference: Path, assignment: str = A
     out.mkdir(parents=True, exist_ok=True)
     protected = [submitted, out, *([feedback] if feedback is not None else [])]
     confinement = find_confinement([reference, *protected])
-    print(confinement.summary)
+    print(confinement.log_line)
     if not confinement.active and not allow_unconfined:
         print("Nothing was graded: a class is graded only where student code is confined, so that no student "
               "can read another's work or forge a grade. Grade on Linux as root (or with user namespaces), "
