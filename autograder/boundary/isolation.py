@@ -199,8 +199,9 @@ class Worker:
         # A time-out or crash in the current test; later requests in that test fail the same
         # way at once, so that hypothesis's shrinking does not restart the worker again and again.
         self.test_failure: StudentCodeFailed | None = None
-        # A graded function that ran out of time, or sent back too much, once fails every later
-        # call at once, with the same message: a hang costs one time-out, not one per test.
+        # A graded function that ran out of time, sent back too much or ended the process once
+        # fails every later call at once, with the same message: a hang costs one time-out, and
+        # a crash one restart, not one per test.
         self.given_up: dict[str, StudentCodeFailed] = {}
         self._starting: threading.Thread | None = None
         self._start_error: BaseException | None = None
@@ -373,9 +374,9 @@ class Worker:
                     "later checks that call it fail at once."
                 )
             else:
-                self.test_failure = StudentCodeFailed(
+                self.test_failure = self.given_up[what] = StudentCodeFailed(
                     f"The process running your code stopped while running {what} "
-                    "(it exited, crashed, or ran out of memory)."
+                    "(it exited, crashed, or ran out of memory); later checks that call it fail at once."
                 )
         self.stop()
         raise self.test_failure
