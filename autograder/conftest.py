@@ -1,12 +1,12 @@
 """The grading run: options, the ``student`` and ``reference`` fixtures, points and the score table.
 
-torch is imported inside the fixtures that use it, not here: this module is imported before
-the student's worker can start, and torch takes most of a second to import.
+At configure time the grader confines (or finds out it cannot confine) student code, imports
+what workers need and forks the zygote that forks them (``boundary/zygote.py``), before it
+reads the reference or any submission. The reference is then loaded in this process.
 """
 
 import hashlib
 import importlib.metadata
-import os
 import shutil
 import tempfile
 from datetime import datetime, timezone
@@ -17,12 +17,14 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from autograder.boundary.confinement import Confinement, find_confinement, restrictable, unconfined
-from autograder.boundary.isolation import Limits, RemoteSubmission, StudentCodeFailed, Worker
-from autograder.boundary.messages import bounded, describe
+import autograder.boundary.confinement as confining
+from autograder.boundary.confinement import Confinement, find_confinement, restrictable
+from autograder.boundary.isolation import Limits, LocalSubmission, RemoteSubmission, Worker
+from autograder.boundary.messages import StudentCodeFailed, bounded, describe
+from autograder.boundary.worker import preload
+from autograder.boundary.zygote import Zygote
 from autograder.contract import ASSIGNMENT_ID, PARTS, REFERENCE_DIR, RELEASE_DIR, REPO_ROOT
 from autograder.fingerprint import GRADER_FILES, PACKAGE_DIR, digest_files
-from autograder.boundary.reply_cache import ReplyCache
 from autograder.reports.feedback import feedback_text
 from autograder.reports.report import NOT_CHECKED, Outcome, results_json, score_table, write_results
 
@@ -46,9 +48,9 @@ settings.register_profile(
 settings.load_profile("grading")
 
 OUTCOMES = pytest.StashKey[dict[str, Outcome]]()
-SUBMISSIONS = pytest.StashKey[dict[str, RemoteSubmission]]()
+STUDENT = pytest.StashKey[RemoteSubmission]()
 CONFINEMENT = pytest.StashKey[Confinement]()
-WORKERS = pytest.StashKey[list[Worker]]()
+ZYGOTE = pytest.StashKey[Zygote]()
 HYPOTHESIS_HOME = pytest.StashKey[str]()
 # Figures for the student's feedback report (results.json's ``extra_data``), e.g. their training curves.
 EXTRA_DATA = pytest.StashKey[dict[str, object]]()
@@ -97,11 +99,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--require-confinement", action="store_true",
                     help="stop, rather than grade, where student code cannot be confined")
     group.addoption("--protect", type=Path, action="append", default=[],
-                    help="a folder student code must not read, besides the reference and the cache "
+                    help="a folder student code must not read, besides the reference "
                     "(e.g. the class's submissions); repeat for several")
-    group.addoption("--reference-cache", default=str(default_cache()),
-                    help="folder that keeps the reference's replies across runs, used only where student code "
-                    "is confined (out of its reach); 'off' for none (default: %(default)s)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -115,29 +114,27 @@ def pytest_configure(config: pytest.Config) -> None:
     # Hypothesis keeps files (a cache of constants) in ./.hypothesis: not in the student's folder.
     config.stash[HYPOTHESIS_HOME] = tempfile.mkdtemp(prefix="autograder-hypothesis-")
     set_hypothesis_home_dir(config.stash[HYPOTHESIS_HOME])
-    config.stash[WORKERS] = []
-    reference = config.getoption("reference")
-    cache_folder = None if config.getoption("reference_cache") == "off" else Path(config.getoption("reference_cache"))
-    if cache_folder is not None:
-        cache_folder.mkdir(parents=True, exist_ok=True)  # it must exist to be hidden
-    # What student code must never read: the reference solutions, the git history that holds
-    # them too, the reference's replies, what the command names (the class's folders), and
-    # the folder of the results (other gradings' results may lie there), unless it is shared (/tmp).
-    results = config.getoption("results")
-    results_folder = [] if results is None else [Path(results).resolve().parent]
-    protected = [reference, REPO_ROOT / "solutions", REPO_ROOT / ".git", *([cache_folder] if cache_folder else []),
-                 *config.getoption("protect"), *(f for f in results_folder if f.is_dir() and restrictable(f))]
-    confinement = config.stash[CONFINEMENT] = find_confinement(protected, config.getoption("sandbox"))
+    confinement = config.stash[CONFINEMENT] = confinement_for(config)
     if config.getoption("require_confinement") and not confinement.active:
         raise pytest.UsageError(f"student code cannot be confined here, so nothing was graded: {confinement.description}")
-    # The workers boot (import torch, load the notebooks) while pytest collects the tests.
-    config.stash[SUBMISSIONS] = {"student": start_worker(config, config.getoption("submission"), "student", confinement)}
-    if reference.is_dir():
-        # On disk only where student code cannot reach the folder.
-        cache = ReplyCache(cache_folder if confinement.active else None, reference)
-        config.stash[SUBMISSIONS]["reference"] = start_worker(
-            config, reference, "reference", unconfined("the reference is trusted"), cache
-        )
+    preload(PROBE_MODULES)
+    zygote = config.stash[ZYGOTE] = Zygote(confinement)
+    worker = Worker(config.getoption("submission"), "student", limits(config), zygote, confinement, PROBE_MODULES)
+    config.stash[STUDENT] = RemoteSubmission(worker)
+
+
+def confinement_for(config: pytest.Config) -> Confinement:
+    """How this grading confines student code: a job slot's, with a uid of its own, or the strongest this machine allows."""
+    if confining.known is not None:
+        return confining.known.with_own_uid()
+    # What student code must never read: the reference solutions, the git history that holds
+    # them too, what the command names (the class's folders), and the folder of the results
+    # (other gradings' results may lie there), unless it is shared (/tmp).
+    results = config.getoption("results")
+    results_folder = [] if results is None else [Path(results).resolve().parent]
+    protected = [config.getoption("reference"), REPO_ROOT / "solutions", REPO_ROOT / ".git",
+                 *config.getoption("protect"), *(f for f in results_folder if f.is_dir() and restrictable(f))]
+    return find_confinement(protected, config.getoption("sandbox"))
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -155,40 +152,22 @@ def limits(config: pytest.Config) -> Limits:
     )
 
 
-def start_worker(config: pytest.Config, directory: Path, label: str, confinement: Confinement,
-                 cache: ReplyCache | None = None) -> RemoteSubmission:
-    """A submission behind its own worker process, stopped when grading ends.
-
-    With a warm ``cache`` the worker starts only when a request is not in it, if ever.
-    """
-    worker = Worker(directory, label, limits(config), confinement, cache, PROBE_MODULES)
-    config.stash[WORKERS].append(worker)
-    if cache is None or not cache.is_warm():
-        worker.prestart()
-    return RemoteSubmission(worker)
-
-
-def default_cache() -> Path:
-    """The user's cache folder for this package (``$XDG_CACHE_HOME``, else ``~/.cache``)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pytorch-nn-autograder"
-
-
 @pytest.fixture(scope="session")
 def student(pytestconfig: pytest.Config) -> RemoteSubmission:
     """The submission being graded, in a confined worker: ``student.softmax(z)`` calls the student's ``softmax``."""
-    return pytestconfig.stash[SUBMISSIONS]["student"]
+    return pytestconfig.stash[STUDENT]
 
 
 @pytest.fixture(scope="session")
-def reference(pytestconfig: pytest.Config) -> RemoteSubmission:
-    """The reference solutions, in a worker of their own; skips where they are absent."""
+def reference(pytestconfig: pytest.Config) -> LocalSubmission:
+    """The reference solutions, loaded in this process; skips where they are absent."""
     directory = pytestconfig.getoption("reference")
     if not directory.is_dir():
         pytest.skip(
             f"the reference solutions ({directory}) are not here; "
             "this comparison runs when your instructor grades"
         )
-    return pytestconfig.stash[SUBMISSIONS]["reference"]
+    return LocalSubmission(directory)
 
 
 @pytest.fixture(scope="session")
@@ -221,8 +200,7 @@ def seeded() -> None:
 @pytest.fixture(autouse=True)
 def fresh_worker_state(pytestconfig: pytest.Config) -> None:
     """A worker's time-out or crash fails the test it happened in, and no other."""
-    for worker in pytestconfig.stash[WORKERS]:
-        worker.test_failure = None
+    pytestconfig.stash[STUDENT].worker.test_failure = None
 
 
 def marker_arg(item: pytest.Item, name: str) -> object:
@@ -336,8 +314,8 @@ def parts_in(results: dict) -> list[str]:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     # Workers go first, so nothing of the student's is running when the results are written.
-    for worker in session.config.stash[WORKERS]:
-        worker.stop()
+    session.config.stash[STUDENT].worker.stop()
+    session.config.stash[ZYGOTE].stop()
     shutil.rmtree(session.config.stash[HYPOTHESIS_HOME], ignore_errors=True)
     path = session.config.getoption("results")
     if path is not None:

@@ -2,15 +2,17 @@
 
 import io
 import os
+import socket
 import struct
 import zipfile
 from pathlib import Path
 
-import execnet
 import pytest
 import torch
+from execnet import gateway_base
 
-from autograder.boundary.isolation import MAX_NOTEBOOK_BYTES, ReplyLimit, read_notebooks, read_submitted_file
+from autograder.boundary.channel import HEADER, Channel, MessageRefused, ValueBudget
+from autograder.boundary.isolation import MAX_NOTEBOOK_BYTES, read_notebooks, read_submitted_file
 from autograder.boundary.messages import MESSAGE_LIMIT, bounded
 from autograder.fingerprint import files_under
 from autograder.suite.checks import MAX_UNPACKED_BYTES, expect_tensor, load_weights_only
@@ -78,21 +80,36 @@ def test_fingerprinted_files_never_come_through_a_link(submission, tmp_path):
     assert files_under(submission) == [submission / NOTEBOOK]
 
 
-def test_a_message_above_the_reply_limit_is_refused_from_its_header(monkeypatch):
+@pytest.fixture
+def channel_pair():
+    """A channel that reads at most 1024 bytes a message (the grader's end), and the other end's socket."""
+    ours, theirs = socket.socketpair()
+    yield Channel(ours, limit=1024), theirs
+    ours.close()
+    theirs.close()
+
+
+def test_a_message_above_the_reply_limit_is_refused_from_its_header(channel_pair):
     """A worker's message larger than the limit is refused before its bytes are read."""
-    monkeypatch.setattr(ReplyLimit, "limit", 1024)
-    monkeypatch.setattr(ReplyLimit, "refused", None)
-    wire = io.BytesIO(struct.pack("!bii", 4, 1, 10**9))  # a header announcing a gigabyte, and nothing after it
-    with pytest.raises(EOFError):
-        ReplyLimit.read_message(wire)
-    assert ReplyLimit.refused == 10**9
+    grader, worker = channel_pair
+    worker.sendall(HEADER.pack(10**9))  # a header announcing a gigabyte, and nothing after it
+    with pytest.raises(MessageRefused) as refused:
+        grader.receive(timeout=5)
+    assert refused.value.size == 10**9
 
 
-def test_a_message_within_the_reply_limit_is_read_whole(monkeypatch):
-    """A message within the limit is read as execnet would read it."""
-    monkeypatch.setattr(ReplyLimit, "limit", 1024)
-    message = ReplyLimit.read_message(io.BytesIO(struct.pack("!bii", 4, 1, 5) + b"hello"))
-    assert (message.msgcode, message.channelid, message.data) == (4, 1, b"hello")
+def test_a_message_within_the_reply_limit_is_read_whole(channel_pair):
+    """A message within the limit arrives as it was sent."""
+    grader, worker = channel_pair
+    Channel(worker).send(("ok", b"hello"))
+    assert grader.receive(timeout=5) == ("ok", b"hello")
+
+
+def test_a_worker_that_says_nothing_times_out(channel_pair):
+    """Waiting for a reply ends after the time given, with ``TimeoutError``."""
+    grader, _ = channel_pair
+    with pytest.raises(TimeoutError):
+        grader.receive(timeout=0.2)
 
 
 def test_a_tensor_of_the_wrong_shape_fails_before_any_comparison():
@@ -113,24 +130,23 @@ def test_a_saved_file_that_would_unpack_too_large_is_not_loaded():
 
 def test_a_list_declaring_more_values_than_the_limit_is_refused_before_it_is_built(monkeypatch):
     """17 bytes declaring a list of 60 million values are refused, not allocated."""
-    monkeypatch.setattr(ReplyLimit, "max_values", 1000)
-    monkeypatch.setattr(ReplyLimit, "too_many_values", False)
-    newlist = execnet.gateway_base.opcode.NEWLIST + struct.pack("!i", 60_000_000)
-    with pytest.raises(execnet.gateway_base.LoadError):
-        execnet.gateway_base.loads_internal(newlist + execnet.gateway_base.opcode.STOP)
-    assert ReplyLimit.too_many_values
+    monkeypatch.setattr(ValueBudget, "max_values", 1000)
+    newlist = gateway_base.opcode.NEWLIST + struct.pack("!i", 60_000_000)
+    with pytest.raises(MessageRefused) as refused:
+        gateway_base.loads_internal(newlist + gateway_base.opcode.STOP)
+    assert refused.value.too_many_values
 
 
 def test_a_message_of_more_values_than_the_limit_is_refused(monkeypatch):
     """A small message of many tiny values (empty dicts) is refused past the limit."""
-    monkeypatch.setattr(ReplyLimit, "max_values", 1000)
-    many = execnet.gateway_base.dumps_internal(tuple({} for _ in range(5000)))
-    with pytest.raises(execnet.gateway_base.LoadError):
-        execnet.gateway_base.loads_internal(many)
+    monkeypatch.setattr(ValueBudget, "max_values", 1000)
+    many = gateway_base.dumps_internal(tuple({} for _ in range(5000)))
+    with pytest.raises(MessageRefused):
+        gateway_base.loads_internal(many)
 
 
 def test_a_message_within_the_value_limit_is_rebuilt_as_sent(monkeypatch):
     """An honest reply (a dict of lists and bytes) comes back whole under the limit."""
-    monkeypatch.setattr(ReplyLimit, "max_values", 1000)
+    monkeypatch.setattr(ValueBudget, "max_values", 1000)
     reply = ("ok", {"loss": [0.5, 0.25], "state": {"__tensor__": ("float32", [2], b"\0" * 8)}})
-    assert execnet.gateway_base.loads_internal(execnet.gateway_base.dumps_internal(reply)) == reply
+    assert gateway_base.loads_internal(gateway_base.dumps_internal(reply)) == reply

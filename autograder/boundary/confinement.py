@@ -9,24 +9,30 @@ Three modes, the strongest this machine allows, each tried for real before it is
   its own. Nothing else of the machine exists for it.
 - ``user`` (root without namespaces: Docker's defaults, so Gradescope): the worker runs as
   a uid of its own, without capabilities, in a work folder only it can use. What it must not
-  read (the reference, the reply cache, the course's folders) is made unreadable to other
+  read (the reference, the course's folders) is made unreadable to other
   users, and a trial run as that uid checks it, and that the package cannot be written.
   Every process of that uid is killed when the worker stops.
 - ``none`` (a student's laptop): a plain process of the same user, said once.
 """
 
+import ctypes
+import importlib.util
 import itertools
-import json
 import os
 import random
 import shutil
+import signal
+import socket
 import stat
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NoReturn
 
+from autograder.boundary.channel import Channel
 from autograder.fingerprint import PACKAGE_DIR
 
 SANDBOX_SCRIPT = Path(__file__).with_name("sandbox.sh")
@@ -43,6 +49,16 @@ SHARED_TEMPORARY = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")
 SYSTEM_V_IPC = {"shm": "-m", "sem": "-s", "msg": "-q"}
 TRIAL_SECONDS = 60
 TRIAL_FILES = 200  # files of each protected folder the trial tries to open
+# What a worker must find on disk: what the notebooks and the grader's scenarios import.
+TRIAL_MODULES = ("torch", "numpy", "sklearn", "matplotlib", "execnet", "autograder")
+# Linux's clone flags and mount flags (<sched.h>, <sys/mount.h>) and prctl options (<linux/prctl.h>).
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
+NAMESPACES = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET
+MS_REC, MS_PRIVATE = 0x4000, 1 << 18
+PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 24, 38, 36
+CAPABILITY_VERSION_3 = 0x20080522
+libc = ctypes.CDLL(None, use_errno=True)
 # The grader's environment variables a worker keeps: where torch's libraries are, which GPUs to use.
 PASSED_ON = ("LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES")
 UNTRUSTED = "this grade must not be trusted for a class"
@@ -74,22 +90,66 @@ class Confinement:
         """The summary, and what only this run did, for the run's header and grade-all's output."""
         return f"{self.summary} {self.notes}".rstrip()
 
-    def prefix(self, workdir: str) -> list[str]:
-        """The command that starts a worker confined, with ``workdir`` its only writable folder."""
-        environment = worker_environment(workdir)
-        drop = ["setpriv", "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all"]
-        if self.uid is not None:
-            drop[1:1] = [f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups"]
+    def with_own_uid(self) -> "Confinement":
+        """This confinement with a uid no process uses now, for one grading, where workers get a uid of their own."""
+        if self.uid is None:
+            return self
+        uid = free_uid()
+        return replace(self, uid=uid, notes=self.notes.replace(f"(uid {self.uid})", f"(uid {uid})"))
+
+    def start(self, workdir: str, body: Callable[[Channel], None]) -> tuple[int, Channel]:
+        """Fork a process that confines itself to ``workdir`` and then runs ``body`` with its end of a channel.
+
+        Returns the pid of the confined process, a child of the caller (which must be a child
+        subreaper: see ``become_subreaper``) that only the caller reaps, and the caller's end.
+        """
+        ours, theirs = socket.socketpair()
+        report, reported = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # nothing in this branch returns
+            os.close(report)
+            ours.close()
+            confined_child(self, workdir, theirs, reported, body)
+        os.close(reported)
+        theirs.close()
+        with os.fdopen(report, "rb") as pipe:
+            inner = pipe.read()  # namespaces: the pid of the process within; else nothing
+        if inner:
+            os.waitpid(pid, 0)  # the intermediate process exits as soon as it has said it
+            pid = int(inner)
+        return pid, Channel(ours)
+
+    def isolate(self) -> int:
+        """In a new process: enter this confinement's namespaces; the process that goes on is then a new child,
+        the first of its own PID namespace. Returns that child's pid in this process, 0 in the child (and
+        0 where there are no namespaces to enter)."""
+        if self.mode != "namespaces":
+            return 0
+        uid, gid = os.geteuid(), os.getegid()
+        flags = NAMESPACES | (CLONE_NEWUSER if uid != 0 else 0)
+        check(libc.unshare(flags), "unshare")
+        if uid != 0:  # as root of a user namespace of its own, mapped to the grader's user
+            Path("/proc/self/setgroups").write_text("deny")
+            Path("/proc/self/uid_map").write_text(f"0 {uid} 1")
+            Path("/proc/self/gid_map").write_text(f"0 {gid} 1")
+        # Mounts made inside must not reach the grader's namespace.
+        check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+        return os.fork()
+
+    def enter(self, workdir: str) -> None:
+        """In the process that will run student code: its new root (namespaces), its work folder, no privileges,
+        and an environment of its own."""
         if self.mode == "namespaces":
-            flags = ["--mount", "--net", "--ipc", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc"]
-            if os.geteuid() != 0:
-                flags = ["--user", "--map-root-user", *flags]
             uid = "-" if self.uid is None else str(self.uid)
-            return ["unshare", *flags, "--", "sh", str(SANDBOX_SCRIPT), workdir, uid, *self.bound, "--",
-                    "env", "-i", *environment, *drop, "--"]
-        if self.mode == "user":
-            return ["env", "-i", f"--chdir={workdir}", *environment, *drop, "--"]
-        return []
+            built = subprocess.run(["sh", str(SANDBOX_SCRIPT), workdir, uid, *self.bound, "--"], capture_output=True,
+                                   text=True, stdin=subprocess.DEVNULL)
+            if built.returncode != 0:
+                raise OSError(f"sandbox.sh failed: {(built.stderr.strip().splitlines() or ['no message'])[-1]}")
+        os.chdir(workdir)
+        if self.active:
+            drop_privileges(self.uid)
+        os.environ.clear()
+        os.environ.update(worker_environment(workdir))
 
     def prepare(self, workdir: str) -> None:
         """Give the worker its work folder: in ``user`` mode, owned by its uid and closed to everyone else."""
@@ -120,11 +180,101 @@ class Confinement:
                     pass
 
 
-def worker_environment(workdir: str) -> list[str]:
+# Set by a long-lived process that forks grading runs (grade-all's job slot, ``autograder/slot.py``)
+# after the confinement was tried once for all of them: each run then takes it, with a uid of its own.
+known: Confinement | None = None
+
+
+def worker_environment(workdir: str) -> dict[str, str]:
     """The worker's whole environment: nothing of the grader's (tokens, paths) but where libraries and GPUs are."""
-    kept = [f"{name}={os.environ[name]}" for name in PASSED_ON if name in os.environ]
-    return [f"PATH={os.defpath}", f"HOME={workdir}", f"TMPDIR={workdir}", "LANG=C.UTF-8", "MPLBACKEND=Agg",
-            "PYTHONDONTWRITEBYTECODE=1", "PYTHONNOUSERSITE=1", *kept]
+    kept = {name: os.environ[name] for name in PASSED_ON if name in os.environ}
+    return {"PATH": os.defpath, "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
+            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", **kept}
+
+
+def check(result: int, what: str) -> None:
+    """Raise ``OSError`` for a failed libc call."""
+    if result != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{what}: {os.strerror(error)}")
+
+
+class CapabilityHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class CapabilitySets(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def drop_privileges(uid: int | None) -> None:
+    """What ``setpriv --reuid=UID --regid=UID --clear-groups --bounding-set=-all --inh-caps=-all --no-new-privs``
+    does, in this process: become ``uid`` (where given) with no capability, now or after any ``exec``."""
+    last = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
+    for capability in range(last + 1):
+        check(libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0), "dropping the capability bounding set")
+    if uid is not None:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+    none = (CapabilitySets * 2)()  # effective, permitted and inheritable sets all empty
+    check(libc.capset(ctypes.byref(CapabilityHeader(CAPABILITY_VERSION_3, 0)), none), "capset")
+    check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+
+
+def become_subreaper() -> None:
+    """Make this process adopt its orphaned descendants, so that a confined process whose parent
+    has exited stays a child of this one: its pid is then never reused before this process reaps it."""
+    if sys.platform.startswith("linux"):
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def end_process(pid: int) -> None:
+    """SIGKILL a confined process (a whole PID namespace where it is the first of one) and reap it."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def close_other_files(keep: set[int]) -> None:
+    """Close every file descriptor above 2 but ``keep``: the grader's logs, sockets and files stay the grader's."""
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
+
+
+def confined_child(confinement: "Confinement", workdir: str, connection: socket.socket, reported: int,
+                   body: Callable[[Channel], None]) -> NoReturn:
+    """A newly forked process: confine itself, then run ``body``; say on the channel if confining failed."""
+    code = 1
+    try:
+        os.setsid()  # so that the grader can end every process this one starts (unconfined, with killpg)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        close_other_files({connection.fileno(), reported})
+        channel = Channel(connection)
+        try:
+            inner = confinement.isolate()
+            if inner:  # this process only entered the namespaces; its child goes on
+                os.write(reported, str(inner).encode())
+                os._exit(0)
+            os.close(reported)
+            confinement.enter(workdir)
+        except OSError as error:
+            channel.send(("failed", f"confining the worker failed: {error}"))
+            os._exit(1)
+        body(channel)
+        code = 0
+    finally:
+        os._exit(code)
 
 
 def kill_every_process_of(uid: int) -> None:
@@ -197,8 +347,8 @@ def environment_paths(protected: list[Path]) -> list[str]:
 def find_confinement(protected: list[Path], choice: str = "auto") -> Confinement:
     """The strongest confinement this machine allows (or ``choice``), tried for real once.
 
-    ``protected``: folders and files student code must not read (the reference, the reply
-    cache, the course's submissions and results).
+    ``protected``: folders and files student code must not read (the reference, the course's
+    submissions and results).
     """
     if choice == "off":
         return unconfined("turned off with --sandbox off")
@@ -208,6 +358,7 @@ def find_confinement(protected: list[Path], choice: str = "auto") -> Confinement
     if missing:
         return unconfined(f"{' and '.join(missing)} not found (util-linux)")
     protected = [path.resolve() for path in protected]
+    become_subreaper()
     reasons = []
     if choice in ("auto", "namespaces"):
         uid = free_uid() if os.geteuid() == 0 else None
@@ -226,7 +377,7 @@ def find_confinement(protected: list[Path], choice: str = "auto") -> Confinement
         else:
             uid = free_uid()
             confinement = Confinement(
-                "user", "a uid of its own, no capabilities, no access to the reference, the cache "
+                "user", "a uid of its own, no capabilities, no access to the reference "
                 "or the course's folders", uid, notes=f"(uid {uid})")
             # Where student code runs as another uid, permissions are what keep it from the answers:
             # any access of other users (reading, or only passing through, as 0711 allows) is taken off.
@@ -264,32 +415,31 @@ def explain(problems: dict[str, list[str]]) -> str:
     return "; ".join(said[kind].format(item) for kind, items in problems.items() for item in items)
 
 
-# Run as the worker would be, this reports what it could reach that it must not, as JSON.
-TRIAL_SCRIPT = """
-import importlib.util, json, os, sys
-protected, package = json.loads(sys.argv[1]), sys.argv[2]
-problems = {"readable": [], "writable": [], "missing": []}
-for path in protected:
-    try:
-        if path.endswith("/"):
-            os.listdir(path)
-        else:
-            open(path, "rb").close()
-        problems["readable"].append(path)
-    except OSError:
-        pass
-for folder, _, _ in os.walk(package):
-    try:
-        open(os.path.join(folder, ".confinement-trial"), "wb").close()
-        os.unlink(os.path.join(folder, ".confinement-trial"))
-        problems["writable"].append(folder)
-        break
-    except OSError:
-        pass
-sys.path.insert(0, os.path.dirname(package))
-problems["missing"] = [m for m in ("torch", "numpy", "execnet", "autograder") if importlib.util.find_spec(m) is None]
-print(json.dumps({kind: items for kind, items in problems.items() if items}))
-"""
+def trial_findings(paths: list[str], package: str) -> dict[str, list[str]]:
+    """What a process confined as a worker can reach that it must not, or cannot reach that it needs."""
+    problems: dict[str, list[str]] = {"readable": [], "writable": [], "missing": []}
+    for path in paths:
+        try:
+            if path.endswith("/"):
+                os.listdir(path)
+            else:
+                open(path, "rb").close()
+            problems["readable"].append(path)
+        except OSError:
+            pass
+    for folder, _, _ in os.walk(package):
+        try:
+            open(os.path.join(folder, ".confinement-trial"), "wb").close()
+            os.unlink(os.path.join(folder, ".confinement-trial"))
+            problems["writable"].append(folder)
+            break
+        except OSError:
+            pass
+    for module in TRIAL_MODULES:
+        spec = importlib.util.find_spec(module)
+        if spec is None or spec.origin is None or not os.path.exists(spec.origin):  # on disk, not only in memory
+            problems["missing"].append(module)
+    return {kind: items for kind, items in problems.items() if items}
 
 
 def trial_paths(protected: list[Path]) -> list[str]:
@@ -306,22 +456,23 @@ def trial_paths(protected: list[Path]) -> list[str]:
 
 
 def trial(confinement: Confinement, protected: list[Path]) -> dict[str, list[str]]:
-    """Start Python as a worker would be started; what it could reach that it must not (empty if nothing)."""
+    """Confine a process as a worker would be; what it could reach that it must not (empty if nothing)."""
+    paths = trial_paths(protected)
     workdir = tempfile.mkdtemp(prefix="autograder-confinement-trial-")
     try:
         confinement.prepare(workdir)
-        command = [*confinement.prefix(workdir), sys.executable, "-c", TRIAL_SCRIPT,
-                   json.dumps(trial_paths(protected)), str(PACKAGE_DIR)]
-        completed = subprocess.run(command, capture_output=True, text=True, timeout=TRIAL_SECONDS,
-                                   stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired) as error:
+        pid, channel = confinement.start(
+            workdir, lambda channel: channel.send(("findings", trial_findings(paths, str(PACKAGE_DIR)))))
+        try:
+            kind, value = channel.receive(timeout=TRIAL_SECONDS)
+        except (EOFError, TimeoutError, ValueError, TypeError) as error:
+            return {"failed": [f"trying it failed: {error or type(error).__name__}"]}
+        finally:
+            channel.close()
+            end_process(pid)
+    except OSError as error:
         return {"failed": [f"trying it failed: {error}"]}
     finally:
         confinement.clean_up()
         shutil.rmtree(workdir, ignore_errors=True)
-    if completed.returncode != 0:
-        return {"failed": [(completed.stderr.strip().splitlines() or [f"exit code {completed.returncode}"])[-1]]}
-    try:
-        return json.loads(completed.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        return {"failed": [f"the trial printed {completed.stdout[-200:]!r}"]}
+    return {"failed": [value]} if kind == "failed" else value

@@ -10,7 +10,6 @@ import re
 import traceback
 from types import TracebackType
 
-from autograder.boundary.isolation import StudentCodeFailed
 from autograder.boundary.notebook import SubmissionError
 
 # How the message for an untouched stub reads after the name: "`softmax` is not implemented yet (...)".
@@ -20,6 +19,24 @@ STUB_MESSAGE = "is not implemented yet"
 MESSAGE_LIMIT = 4000
 # Terminal escape sequences and other control characters, which would redraw a terminal or a log.
 CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class StudentCodeFailed(Exception):
+    """Student code raised, hung, crashed or exceeded a limit; the message is for the student.
+
+    ``stub`` is ``(qualified name, cell)`` when the cause is an untouched ``raise NotImplementedError()``;
+    ``about_submission`` is true when it is the submission as a whole (a notebook or name missing
+    or unreadable), which no input of the student's function explains.
+    """
+
+    def __init__(self, message: str, stub: tuple[str, str] | None = None, about_submission: bool = False) -> None:
+        super().__init__(message)
+        self.stub = stub
+        self.about_submission = about_submission
+
+    def again(self) -> "StudentCodeFailed":
+        """The same failure as a new exception, without the notes (hypothesis's examples) the first one gathered."""
+        return StudentCodeFailed(str(self), self.stub)
 
 
 def bounded(text: str, limit: int = MESSAGE_LIMIT) -> str:

@@ -1,12 +1,14 @@
 #!/bin/sh
 # Runs as the first process of fresh mount, network, IPC and PID namespaces (see confinement.py):
-#   sandbox.sh WORKDIR UID READ_ONLY_PATH... -- COMMAND...
+#   sandbox.sh WORKDIR UID READ_ONLY_PATH... -- [COMMAND...]
 # Builds a new root on a tmpfs that holds only each READ_ONLY_PATH (bound read-only at its
 # own path; a symbolic link is copied as a link), a minimal /dev, a fresh /proc, and WORKDIR,
 # /tmp and /dev/shm as private, empty, writable tmpfs; moves into it with pivot_root and
 # detaches the old root, so that nothing else of the machine can be reached; then runs
-# COMMAND there (which drops every capability, and becomes UID where one is given, not "-":
-# the work folder belongs to it).
+# COMMAND there, if any (which drops every capability, and becomes UID where one is given,
+# not "-": the work folder belongs to it). Without a COMMAND it exits: the process that
+# started it, the first of the namespaces, has moved into the new root with it and goes on
+# there (pivot_root moves every process of the mount namespace that was at the old root).
 set -eu
 PATH=/usr/sbin:/usr/bin:/sbin:/bin  # mount and pivot_root live in sbin, which the caller's PATH may lack
 workdir="$1"
