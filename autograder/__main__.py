@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, REFERENCE_DIR, parts_of
-from autograder.instructor.launch import grader_command
+from autograder.instructor.launch import grader_command, grader_environment
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         return run_check(args.path, passed_on)
     if args.command == "grade":
-        return subprocess.call(grader_command(notebooks_folder(args.submission), None, *passed_on))
+        command = grader_command(notebooks_folder(args.submission), None, *passed_on)
+        return subprocess.call(command, env=grader_environment())
     if args.command == "grade-all":
         from autograder.instructor.classroom import grade_class
 
@@ -95,11 +96,11 @@ def run_check(path: Path, passed_on: list[str]) -> int:
             print(f"There is no notebook at {path}.", file=sys.stderr)
             return 4
         parts = [option for title in parts_of(path.name) for option in ("--part", title)]
-        return subprocess.call(grader_command(path.parent, None, *parts, *passed_on))
+        return subprocess.call(grader_command(path.parent, None, *parts, *passed_on), env=grader_environment())
     if not path.is_dir():
         print(f"There is no notebook or folder at {path}.", file=sys.stderr)
         return 4
-    return subprocess.call(grader_command(notebooks_folder(path), None, *passed_on))
+    return subprocess.call(grader_command(notebooks_folder(path), None, *passed_on), env=grader_environment())
 
 
 def notebooks_folder(folder: Path) -> Path:

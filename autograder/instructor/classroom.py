@@ -2,15 +2,19 @@
 
 The input is nbgrader's ``submitted/`` folder (``<student>/<assignment>/*.ipynb``). Each
 submission is graded by its own grading run (``pytest`` on the package, see ``launch.py``),
-which starts its own worker for the student's code; several run at once, one per core.
+with its own workers for the student's code; several run at once, one per core. A grading
+run is forked by a long-lived job slot (``autograder/slot.py``) that has paid Python's and
+torch's start-up once for all the submissions it grades.
 Each finished grade is written at once, with a fingerprint of what was graded, so an
 interrupted run loses nothing finished and a re-run grades only what is new or changed.
 """
 
 import csv
+import dataclasses
 import io
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -21,11 +25,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from autograder.boundary.confinement import find_confinement
+from autograder.boundary.confinement import Confinement, find_confinement
 from autograder.boundary.isolation import read_submitted_file
 from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, PARTS, REPO_ROOT, parts_of
 from autograder.fingerprint import digest_files, files_under, grader_digest
-from autograder.instructor.launch import COMPLETED, grader_command
+from autograder.instructor.launch import COMPLETED, grader_arguments, grader_environment
 from autograder.reports import class_report
 from autograder.reports.report import Graded, format_points, part_points, write_atomically
 from autograder.reports.similarity import compare_class
@@ -40,18 +44,51 @@ FEEDBACK = "feedback.html"
 NBGRADER_SUBMISSION_FILES = ("timestamp.txt", "submission_secret.txt")
 
 
+class JobSlot:
+    """One long-lived grading process (``python -m autograder.slot``) that grades one submission at a time."""
+
+    def __init__(self, confinement: Confinement) -> None:
+        # A session of its own: Ctrl-C reaches only grade-all, which then stops each slot cleanly.
+        self.process = subprocess.Popen([sys.executable, "-m", "autograder.slot"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True, env=grader_environment(),
+                                        start_new_session=True)
+        self.send(dataclasses.asdict(confinement))
+
+    def send(self, message: dict) -> None:
+        self.process.stdin.write(json.dumps(message) + "\n")
+        self.process.stdin.flush()
+
+    def grade(self, arguments: list[str], log: Path) -> int | None:
+        """Run a grading of ``pytest arguments``, its output in ``log``; its exit code, None if the slot died."""
+        try:
+            self.send({"arguments": arguments, "log": str(log)})
+            return json.loads(self.process.stdout.readline())["returncode"]
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def stop(self) -> None:
+        try:
+            self.process.stdin.close()
+        except OSError:  # it died: there is nothing to tell it
+            pass
+        self.process.wait()
+
+
 class ClassGrader:
     """Grades the submissions under ``submitted`` into ``out``, ``jobs`` at a time."""
 
-    def __init__(self, submitted: Path, out: Path, reference: Path, assignment: str = ASSIGNMENT_ID,
-                 jobs: int | None = None, protected: list[Path] = (), allow_unconfined: bool = False) -> None:
+    def __init__(self, submitted: Path, out: Path, reference: Path, confinement: Confinement,
+                 assignment: str = ASSIGNMENT_ID, jobs: int | None = None, protected: list[Path] = (),
+                 allow_unconfined: bool = False) -> None:
         self.submitted, self.out, self.reference, self.assignment = submitted, out, reference, assignment
+        self.confinement = confinement
         self.jobs = jobs or os.cpu_count() or 1
         # No student's code may read the class's submissions and results, nor run unconfined unless allowed.
         self.grader_options = [option for path in protected for option in ("--protect", str(path))]
         if not allow_unconfined:
             self.grader_options.append("--require-confinement")
-        self._running: set[subprocess.Popen] = set()
+        self._slots: queue.Queue[JobSlot] = queue.Queue()
+        self._started: list[JobSlot] = []
         self._lock = threading.Lock()
         self._grader_digest = grader_digest(reference)  # once per run, not per student
 
@@ -78,22 +115,34 @@ class ClassGrader:
         students = self.students()
         digests = {s: self.fingerprint(s) for s in students}
         todo = [s for s in students if regrade or not self.is_up_to_date(s, digests[s])]
-        with ThreadPoolExecutor(self.jobs) as pool, tqdm(total=len(todo), unit="submission",
-                                                          desc=f"grading ({self.jobs} at a time)") as bar:
-            futures = [pool.submit(self.grade_one, student_id, digests[student_id]) for student_id in todo]
-            try:
-                for future in as_completed(futures):
-                    future.result()
-                    bar.update()
-            except KeyboardInterrupt:
-                for future in futures:
-                    future.cancel()
-                self.interrupt_running()
-                raise
+        for _ in range(min(self.jobs, len(todo))):
+            self._add_slot()
+        try:
+            with ThreadPoolExecutor(self.jobs) as pool, tqdm(total=len(todo), unit="submission",
+                                                              desc=f"grading ({self.jobs} at a time)") as bar:
+                futures = [pool.submit(self.grade_one, student_id, digests[student_id]) for student_id in todo]
+                try:
+                    for future in as_completed(futures):
+                        future.result()
+                        bar.update()
+                except KeyboardInterrupt:
+                    for future in futures:
+                        future.cancel()
+                    self.interrupt_running()
+                    raise
+        finally:
+            for slot in self._started:
+                slot.stop()
         return todo, [self.load(s) for s in students]
 
+    def _add_slot(self) -> None:
+        slot = JobSlot(self.confinement)
+        with self._lock:
+            self._started.append(slot)
+        self._slots.put(slot)
+
     def grade_one(self, student_id: str, digest: str) -> None:
-        """Grade one submission (whose fingerprint is ``digest``) in a grading run of its own.
+        """Grade one submission (whose fingerprint is ``digest``) in a grading run of its own, in a free slot.
 
         Its results are kept only if the run completed.
         """
@@ -102,16 +151,14 @@ class ClassGrader:
         folder.mkdir(parents=True, exist_ok=True)
         for name in (FINGERPRINT, RESULTS):
             (folder / name).unlink(missing_ok=True)
-        command = grader_command(submission, folder / RESULTS, "--reference", str(self.reference), *self.grader_options)
-        with open(folder / LOG, "w") as log:
-            # A session of its own: Ctrl-C reaches only this process, which then stops the run cleanly.
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       start_new_session=True)
-            with self._lock:
-                self._running.add(process)
-            returncode = process.wait()
-            with self._lock:
-                self._running.discard(process)
+        arguments = grader_arguments(submission, folder / RESULTS, "--reference", str(self.reference),
+                                     *self.grader_options)
+        slot = self._slots.get()
+        returncode = slot.grade(arguments, folder / LOG)
+        if returncode is None:  # the slot itself died (it is never student code's to kill): a new one
+            self._add_slot()
+        else:
+            self._slots.put(slot)
         if returncode in COMPLETED and (folder / RESULTS).is_file():
             write_atomically(folder / FINGERPRINT, digest)
         else:
@@ -119,9 +166,9 @@ class ClassGrader:
             (folder / RESULTS).unlink(missing_ok=True)
 
     def interrupt_running(self) -> None:
-        """Stop the grading runs in progress as Ctrl-C would, so each stops its worker first."""
+        """Stop the gradings in progress as Ctrl-C would, so each stops its workers first."""
         with self._lock:
-            running = list(self._running)
+            running = [slot.process for slot in self._started]
         for process in running:
             process.send_signal(signal.SIGINT)
         for process in running:
@@ -179,7 +226,7 @@ def grade_class(submitted: Path, out: Path, reference: Path, assignment: str = A
               "can read another's work or forge a grade. Grade on Linux as root (or with user namespaces), "
               "or pass --allow-unconfined to grade anyway.", file=sys.stderr)
         return 2
-    grader = ClassGrader(submitted, out, reference, assignment, jobs, protected, allow_unconfined)
+    grader = ClassGrader(submitted, out, reference, confinement, assignment, jobs, protected, allow_unconfined)
     try:
         graded_now, grades = grader.grade(regrade)
     except KeyboardInterrupt:
