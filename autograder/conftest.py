@@ -22,7 +22,7 @@ from autograder.boundary.confinement import Confinement, find_confinement, restr
 from autograder.boundary.isolation import Limits, LocalSubmission, RemoteSubmission, Worker
 from autograder.boundary.messages import StudentCodeFailed, bounded, describe
 from autograder.boundary.worker import preload
-from autograder.boundary.zygote import Zygote
+from autograder.boundary.zygote import SpawnedWorkers, Zygote, start_zygote
 from autograder.contract import ASSIGNMENT_ID, PARTS, REFERENCE_DIR, RELEASE_DIR, REPO_ROOT
 from autograder.fingerprint import GRADER_FILES, PACKAGE_DIR, digest_files
 from autograder.reports.feedback import feedback_text
@@ -50,7 +50,7 @@ settings.load_profile("grading")
 OUTCOMES = pytest.StashKey[dict[str, Outcome]]()
 STUDENT = pytest.StashKey[RemoteSubmission]()
 CONFINEMENT = pytest.StashKey[Confinement]()
-ZYGOTE = pytest.StashKey[Zygote]()
+ZYGOTE = pytest.StashKey[Zygote | SpawnedWorkers]()
 HYPOTHESIS_HOME = pytest.StashKey[str]()
 # Figures for the student's feedback report (results.json's ``extra_data``), e.g. their training curves.
 EXTRA_DATA = pytest.StashKey[dict[str, object]]()
@@ -118,7 +118,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("require_confinement") and not confinement.active:
         raise pytest.UsageError(f"student code cannot be confined here, so nothing was graded: {confinement.description}")
     preload(PROBE_MODULES)
-    zygote = config.stash[ZYGOTE] = Zygote(confinement)
+    zygote = config.stash[ZYGOTE] = start_zygote(confinement)
     worker = Worker(config.getoption("submission"), "student", limits(config), zygote, confinement, PROBE_MODULES)
     config.stash[STUDENT] = RemoteSubmission(worker)
 

@@ -7,12 +7,16 @@ import struct
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 import torch
 from execnet import gateway_base
+from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder.boundary.channel import HEADER, Channel, MessageRefused, ValueBudget
+from autograder.boundary.codec import decode, encode
 from autograder.boundary.isolation import MAX_NOTEBOOK_BYTES, read_notebooks, read_submitted_file
+from autograder.boundary.zygote import SpawnedWorkers
 from autograder.boundary.messages import MESSAGE_LIMIT, bounded
 from autograder.fingerprint import files_under
 from autograder.suite.checks import MAX_UNPACKED_BYTES, expect_tensor, load_weights_only
@@ -150,3 +154,21 @@ def test_a_message_within_the_value_limit_is_rebuilt_as_sent(monkeypatch):
     monkeypatch.setattr(ValueBudget, "max_values", 1000)
     reply = ("ok", {"loss": [0.5, 0.25], "state": {"__tensor__": ("float32", [2], b"\0" * 8)}})
     assert gateway_base.loads_internal(gateway_base.dumps_internal(reply)) == reply
+
+
+def test_a_worker_spawned_where_python_cannot_fork_runs_the_students_function(tmp_path):
+    """Without fork (Windows), a worker started as a fresh Python calls back over loopback and answers a call."""
+    workers = SpawnedWorkers()
+    _, channel = workers.spawn(str(tmp_path))
+    try:
+        notebook = new_notebook(cells=[new_code_cell("def relu(z):\n    return z.clamp(min=0)")])
+        channel.send({"notebooks": {NOTEBOOK: nbformat.writes(notebook).encode()}, "unloadable": {}, "label": "student",
+                      "probe_modules": [], "workdir": str(tmp_path), "memory_mb": None, "own_user": False})
+        assert channel.receive(timeout=120) == ("loading", NOTEBOOK)
+        assert channel.receive(timeout=120)[0] == "ready"
+        channel.send(("call", "relu", encode(([torch.tensor([-1.0, 2.0])], {}))))
+        status, value = channel.receive(timeout=120)
+        assert status == "ok" and decode(value).tolist() == [0.0, 2.0]
+    finally:
+        channel.close()
+        workers.stop()

@@ -22,7 +22,7 @@ from pathlib import Path
 from autograder.boundary.channel import MessageRefused, ValueBudget
 from autograder.boundary.confinement import Confinement
 from autograder.boundary.messages import StudentCodeFailed
-from autograder.boundary.zygote import Zygote
+from autograder.boundary.zygote import SpawnedWorkers, Zygote
 from autograder.contract import GRADED_NAMES, NOTEBOOK_OF
 
 STARTUP_SECONDS = 120.0
@@ -101,8 +101,8 @@ def read_regular_file(name: str, folder: int, limit: int) -> tuple[bytes | None,
 class Worker:
     """One process, forked by ``zygote``, that loads a submission's notebooks and runs requests against them."""
 
-    def __init__(self, directory: Path, label: str, limits: Limits, zygote: Zygote, confinement: Confinement,
-                 probe_modules: tuple[str, ...] = ()) -> None:
+    def __init__(self, directory: Path, label: str, limits: Limits, zygote: Zygote | SpawnedWorkers,
+                 confinement: Confinement, probe_modules: tuple[str, ...] = ()) -> None:
         self.directory = Path(directory).resolve()  # the folder given is trusted; links inside it are not
         self.label = label
         self.limits = limits

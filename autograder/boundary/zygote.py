@@ -17,15 +17,19 @@ its own until it reaps it: ending a worker never signals a stranger that reused 
 import ctypes
 import json
 import os
+import secrets
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
 from autograder.boundary.channel import Channel
 from autograder.boundary.confinement import (PASSED_ON, Confinement, become_subreaper, close_other_files, end_process,
                                              libc)
-from autograder.boundary.worker import serve
+from autograder.boundary.worker import ONE_THREAD, serve
 
+PACKAGE_PARENT = Path(__file__).resolve().parents[2]  # so that a spawned worker imports this very package
+SPAWN_SECONDS = 120.0  # for a spawned worker to start Python and call back
 CONTROL_BYTES = 4096  # one request or reply between the grader and the zygote: a path and a pid
 BYTES_OFFSET = sys.getsizeof(b"") - 1  # where a bytes object's characters start, from its address (CPython)
 
@@ -63,6 +67,51 @@ class Zygote:
         """End every worker, then the zygote itself."""
         self.control.close()
         os.waitpid(self.pid, 0)
+
+
+class SpawnedWorkers:
+    """Where Python cannot fork (Windows): each worker a fresh, unconfined Python that calls back over loopback.
+
+    The same interface as ``Zygote``; slower (every worker imports torch), for a student's own laptop.
+    """
+
+    def __init__(self) -> None:
+        self.processes: dict[int, subprocess.Popen] = {}
+
+    def spawn(self, workdir: str) -> tuple[int, Channel]:
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            listener.settimeout(SPAWN_SECONDS)
+            token = secrets.token_hex(16)  # so that only the worker started here is taken
+            code = (f"import sys; sys.path.insert(0, {str(PACKAGE_PARENT)!r}); "
+                    f"from autograder.boundary.worker import call_back; call_back({listener.getsockname()[1]}, {token!r})")
+            process = subprocess.Popen([sys.executable, "-c", code], cwd=workdir, env={**os.environ, **ONE_THREAD},
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.processes[process.pid] = process
+            try:
+                while True:
+                    connection, _ = listener.accept()
+                    channel = Channel(connection)
+                    if channel.receive(timeout=SPAWN_SECONDS) == token:
+                        return process.pid, channel
+                    channel.close()
+            except (OSError, EOFError) as error:
+                self.end(process.pid)
+                raise OSError(f"a worker did not start: {error}") from None
+
+    def end(self, pid: int) -> None:
+        process = self.processes.pop(pid, None)
+        if process is not None:
+            process.kill()
+            process.wait()
+
+    def stop(self) -> None:
+        for pid in list(self.processes):
+            self.end(pid)
+
+
+def start_zygote(confinement: Confinement) -> "Zygote | SpawnedWorkers":
+    """The zygote, where Python can fork; else a spawner of fresh workers."""
+    return Zygote(confinement) if hasattr(os, "fork") else SpawnedWorkers()
 
 
 def run_zygote(confinement: Confinement, control: socket.socket) -> None:
