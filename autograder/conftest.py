@@ -7,6 +7,7 @@ reads the reference or any submission. The reference is then loaded in this proc
 
 import hashlib
 import importlib.metadata
+import inspect
 import shutil
 import tempfile
 from datetime import datetime, timezone
@@ -23,7 +24,7 @@ from autograder.boundary.isolation import Limits, LocalSubmission, RemoteSubmiss
 from autograder.boundary.messages import StudentCodeFailed, bounded, describe
 from autograder.boundary.worker import preload
 from autograder.boundary.zygote import SpawnedWorkers, Zygote, start_zygote
-from autograder.contract import ASSIGNMENT_ID, PARTS, REFERENCE_DIR, RELEASE_DIR, REPO_ROOT
+from autograder.contract import ASSIGNMENT_ID, PARTS, PROBE_MODULES, REFERENCE_DIR, RELEASE_DIR, REPO_ROOT
 from autograder.fingerprint import GRADER_FILES, PACKAGE_DIR, digest_files
 from autograder.reports.feedback import feedback_text
 from autograder.reports.report import NOT_CHECKED, Outcome, results_json, score_table, write_results
@@ -54,8 +55,6 @@ ZYGOTE = pytest.StashKey[Zygote | SpawnedWorkers]()
 HYPOTHESIS_HOME = pytest.StashKey[str]()
 # Figures for the student's feedback report (results.json's ``extra_data``), e.g. their training curves.
 EXTRA_DATA = pytest.StashKey[dict[str, object]]()
-# The modules whose probes the graded tests run in the workers (see autograder/suite/probes.py).
-PROBE_MODULES = ("autograder.suite.probes",)
 # The package as pip knows it, for the grader's version in the feedback's header.
 DISTRIBUTION = "pytorch-nn-assignment"
 INTERNAL_ERROR = "Internal error in the grader, not in your code; please tell your instructor:\n"
@@ -109,6 +108,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "part(title): the part of the assignment a graded test module belongs to")
     config.addinivalue_line("markers", "checks(name): the graded name a test checks, e.g. sgd_step, or {name} "
                             "for the test's parameter of that name; feedback is grouped by it")
+    config.addinivalue_line("markers", "runs_early(probe, **kwargs): the test runs this probe (with the grading's "
+                            "device, where the probe takes one); start it when grading starts, in a worker of its own")
     config.stash[OUTCOMES] = {}
     config.stash[EXTRA_DATA] = {}
     # Hypothesis keeps files (a cache of constants) in ./.hypothesis: not in the student's folder.
@@ -156,6 +157,21 @@ def limits(config: pytest.Config) -> Limits:
 def student(pytestconfig: pytest.Config) -> RemoteSubmission:
     """The submission being graded, in a confined worker: ``student.softmax(z)`` calls the student's ``softmax``."""
     return pytestconfig.stash[STUDENT]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def early_runs(request: pytest.FixtureRequest, student: RemoteSubmission) -> None:
+    """Start every probe a test to be run marks ``runs_early``, before the first test: a long training run
+    then goes on beside the other checks (on another core, where there is one)."""
+    for item in request.session.items:
+        for marker in item.iter_markers("runs_early"):
+            probe, kwargs = marker.args[0], dict(marker.kwargs)
+            if "device" in inspect.signature(probe).parameters:
+                try:
+                    kwargs["device"] = request.getfixturevalue("device").type
+                except pytest.fail.Exception:
+                    return  # no such device here: the tests that need it say so
+            student.start_early(probe, **kwargs)
 
 
 @pytest.fixture(scope="session")
@@ -314,7 +330,7 @@ def parts_in(results: dict) -> list[str]:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     # Workers go first, so nothing of the student's is running when the results are written.
-    session.config.stash[STUDENT].worker.stop()
+    session.config.stash[STUDENT].stop()
     session.config.stash[ZYGOTE].stop()
     shutil.rmtree(session.config.stash[HYPOTHESIS_HOME], ignore_errors=True)
     path = session.config.getoption("results")

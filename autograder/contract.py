@@ -63,3 +63,7 @@ PARTS: dict[str, Part] = {
 def parts_of(notebook: str) -> list[str]:
     """The titles of the parts graded from ``notebook``, in order."""
     return [title for title, part in PARTS.items() if part.notebook == notebook]
+
+# The modules of the grader's scenarios (probes) that graded tests run in a worker, by name:
+# a worker imports them before it loads any notebook (see autograder/boundary/worker.py).
+PROBE_MODULES = ("autograder.suite.probes",)

@@ -24,8 +24,7 @@ import pytest
 
 from autograder.boundary import confinement
 from autograder.boundary.worker import preload
-from autograder.suite import checks, probes, strategies  # noqa: F401
-
+from autograder.contract import PROBE_MODULES
 # The graded test modules and conftest.py are left for each grading to import: pytest rewrites
 # their assertions as it imports them, and a grading must say what `pytest autograder/` says.
 
@@ -59,7 +58,7 @@ def grading_run(arguments: list[str], log: str) -> int:
 def main() -> None:
     confinement.known = confinement.Confinement(**{key: tuple(value) if isinstance(value, list) else value
                                                    for key, value in json.loads(sys.stdin.readline()).items()})
-    preload((probes.__name__,))
+    preload(PROBE_MODULES)
     for line in sys.stdin:
         request = json.loads(line)
         returncode = grading_run(request["arguments"], request["log"])

@@ -68,6 +68,16 @@ def run_grader(submission: Path, results: Path, *options: str, setting: str = "n
     return GradingRun(completed.stdout, completed.returncode, json.loads(results.read_text()), peak_mb)
 
 
+def grade_class(root: Path) -> dict[str, dict]:
+    """Grade every submission under ``root / "submitted"`` (nbgrader's ``<student>/<assignment>/``) with
+    ``grade-all``, as an instructor does, into ``root / "graded"``; each student's results."""
+    command = [sys.executable, "-m", "autograder", "grade-all", str(root / "submitted"), "--out", str(root / "graded")]
+    run = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return {folder.name: json.loads((folder / "results.json").read_text())
+            for folder in (root / "graded").iterdir() if (folder / "results.json").is_file()}
+
+
 @pytest.fixture(scope="session")
 def reference_run(tmp_path_factory: pytest.TempPathFactory) -> GradingRun:
     """The reference notebooks graded, as CI grades them."""

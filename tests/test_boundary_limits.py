@@ -159,7 +159,7 @@ def test_a_message_within_the_value_limit_is_rebuilt_as_sent(monkeypatch):
 def test_a_worker_spawned_where_python_cannot_fork_runs_the_students_function(tmp_path):
     """Without fork (Windows), a worker started as a fresh Python calls back over loopback and answers a call."""
     workers = SpawnedWorkers()
-    _, channel = workers.spawn(str(tmp_path))
+    _, channel = workers.spawn(str(tmp_path), None)
     try:
         notebook = new_notebook(cells=[new_code_cell("def relu(z):\n    return z.clamp(min=0)")])
         channel.send({"notebooks": {NOTEBOOK: nbformat.writes(notebook).encode()}, "unloadable": {}, "label": "student",

@@ -2,18 +2,16 @@
 
 The mirror image of ``tests/test_mutants.py``: a variant is the reference notebooks with one
 graded function written another correct way (another idiom, another order, code as the
-lecture or public teaching material writes it). Graded as an instructor grades, with the
-reference present, only the variant's own notebook's parts (the other parts are the
-reference's), and no check may cost it a point.
+lecture or public teaching material writes it). The variants are graded as an instructor
+grades a class (``grade-all``, the reference present), and no check may cost one a point.
 """
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
 
-from autograder.contract import parts_of
-from tests.conftest import GradingRun, run_grader
+from autograder.contract import ASSIGNMENT_ID
+from tests.conftest import grade_class
 from tests.test_mutants import ACTIVATIONS, LINEAR, MLP, rewritten_submission
 
 pytestmark = pytest.mark.slow
@@ -142,23 +140,17 @@ def test_variant_changes_exactly_one_place(name, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def variant_runs(tmp_path_factory) -> dict[str, GradingRun]:
-    """Every variant graded on its notebook's parts with the reference present, two at a time."""
+def variant_results(tmp_path_factory) -> dict[str, dict]:
+    """Every variant graded with the reference present, as one class with grade-all."""
     root = tmp_path_factory.mktemp("variants")
-
-    def grade(name: str) -> GradingRun:
-        variant = VARIANTS[name]
-        submission = rewritten_submission(variant.notebook, variant.old, variant.new, root / name / "submission")
-        parts = [option for title in parts_of(variant.notebook) for option in ("--part", title)]
-        return run_grader(submission, root / name / "results.json", *parts)
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(VARIANTS, pool.map(grade, VARIANTS)))
+    for name, variant in VARIANTS.items():
+        rewritten_submission(variant.notebook, variant.old, variant.new, root / "submitted" / name / ASSIGNMENT_ID)
+    return grade_class(root)
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
-def test_variant_gets_full_marks(name, variant_runs):
-    """The variant loses no point in any check of its notebook's parts."""
-    results = variant_runs[name].results
+def test_variant_gets_full_marks(name, variant_results):
+    """The variant loses no point in any check."""
+    results = variant_results[name]
     lost = [(t["test"], t["output"][:300]) for t in results["tests"] if t["score"] != t["max_score"]]
     assert not lost and results["max_score"] > 0, lost

@@ -1,20 +1,19 @@
 """Known-wrong implementations: each must lose points in the check meant to catch it.
 
-A mutant is the reference notebooks with one plausible mistake written in. It is graded
-the way an instructor grades, with the reference present, so comparisons with the
-reference count too. None may reach full marks, and the check named for it must fail.
+A mutant is the reference notebooks with one plausible mistake written in. The mutants are
+graded the way an instructor grades a class (``grade-all``, the reference present), so
+comparisons with the reference count too. None may reach full marks, and the check named for it must fail.
 """
 
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from autograder.contract import REFERENCE_DIR
-from tests.conftest import GradingRun, run_grader
+from autograder.contract import ASSIGNMENT_ID, REFERENCE_DIR
+from tests.conftest import grade_class
 
 pytestmark = pytest.mark.slow
 
@@ -183,16 +182,12 @@ def test_mutant_changes_exactly_one_place(name, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def mutant_runs(tmp_path_factory) -> dict[str, GradingRun]:
-    """Every mutant graded with the reference present, two at a time."""
+def mutant_results(tmp_path_factory) -> dict[str, dict]:
+    """Every mutant graded with the reference present, as one class with grade-all."""
     root = tmp_path_factory.mktemp("mutants")
-
-    def grade(name: str) -> GradingRun:
-        submission = mutant_submission(MUTANTS[name], root / name / "submission")
-        return run_grader(submission, root / name / "results.json")
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(MUTANTS, pool.map(grade, MUTANTS)))
+    for name, mutant in MUTANTS.items():
+        mutant_submission(mutant, root / "submitted" / name / ASSIGNMENT_ID)
+    return grade_class(root)
 
 
 def test_there_are_at_least_thirty_mutants():
@@ -201,16 +196,16 @@ def test_there_are_at_least_thirty_mutants():
 
 
 @pytest.mark.parametrize("name", sorted(MUTANTS))
-def test_mutant_loses_points(name, mutant_runs):
+def test_mutant_loses_points(name, mutant_results):
     """The mutant does not reach full marks."""
-    results = mutant_runs[name].results
+    results = mutant_results[name]
     assert results["score"] < results["max_score"], name
 
 
 @pytest.mark.parametrize("name", sorted(MUTANTS))
-def test_mutant_is_caught_by_its_check(name, mutant_runs):
+def test_mutant_is_caught_by_its_check(name, mutant_results):
     """The check meant to catch the mutant fails on it."""
     catcher = MUTANTS[name].caught_by
-    by_test = {t["test"]: t for t in mutant_runs[name].results["tests"]}
+    by_test = {t["test"]: t for t in mutant_results[name]["tests"]}
     assert catcher in by_test, sorted(by_test)
     assert by_test[catcher]["score"] < by_test[catcher]["max_score"], by_test[catcher]

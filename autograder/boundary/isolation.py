@@ -14,6 +14,7 @@ import os
 import shutil
 import stat
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -143,7 +144,7 @@ class Worker:
         # Under namespaces a private, empty tmpfs covers this folder; as another user, it is that user's.
         self._workdir = workdir = tempfile.mkdtemp(prefix=f"autograder-{self.label}-")
         self.confinement.prepare(workdir)
-        self._pid, self._channel = self.zygote.spawn(workdir)
+        self._pid, self._channel = self.zygote.spawn(workdir, self.confinement.uid)
         self._channel.limit = self.limits.reply_bytes
         found, refused = read_notebooks(self.directory)
         self.unloadable.update(refused)
@@ -266,6 +267,7 @@ class RemoteSubmission:
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
         self._code: dict[str, str] = {}
+        self._early: dict[str, EarlyRun] = {}
 
     def __repr__(self) -> str:
         return self.worker.label
@@ -289,13 +291,73 @@ class RemoteSubmission:
         return self._code[notebook]
 
     def run(self, probe: Callable[..., object], /, **kwargs: object) -> object:
-        """Run ``probe`` (a function of the suite's ``probes`` module) in the worker with ``kwargs``."""
-        from autograder.boundary.codec import encode
+        """Run ``probe`` (a function of the suite's ``probes`` module) in the worker with ``kwargs``;
+        or take its result from the run started early for the same request (``start_early``)."""
+        early = self._early.pop(early_key(probe, kwargs), None)
+        if early is not None:
+            return early.result(self.worker)
+        return self.worker.request(*probe_request(probe, kwargs, self.worker.limits))
 
-        limits = self.worker.limits
-        timeout = limits.training_seconds if getattr(probe, "trains", False) else limits.call_seconds
-        message = ("probe", f"{probe.__module__}:{probe.__name__}", encode(kwargs))
-        return self.worker.request(message, probe.exercises.format(**kwargs), timeout)
+    def start_early(self, probe: Callable[..., object], /, **kwargs: object) -> None:
+        """Start ``run(probe, **kwargs)`` now, in a worker of its own, beside the other checks.
+
+        A long training run then takes the grading's other core rather than adding to its time;
+        the run is deterministic (seeded), so its result is what the check would have got later.
+        """
+        # A uid of its own too: ending it (every process of its uid) must not end the grading's worker.
+        worker = Worker(self.worker.directory, self.worker.label, self.worker.limits, self.worker.zygote,
+                        self.worker.confinement.with_own_uid(), self.worker.probe_modules)
+        self._early[early_key(probe, kwargs)] = EarlyRun(worker, probe_request(probe, kwargs, worker.limits))
+
+    def stop(self) -> None:
+        """Stop the worker and any early run still going."""
+        for early in self._early.values():
+            early.worker.stop()
+            early.thread.join()
+        self.worker.stop()
+
+
+def probe_request(probe: Callable[..., object], kwargs: dict, limits: Limits) -> tuple[tuple, str, float]:
+    """The message that runs ``probe`` with ``kwargs``, the graded function it exercises, and its time limit."""
+    from autograder.boundary.codec import encode
+
+    timeout = limits.training_seconds if getattr(probe, "trains", False) else limits.call_seconds
+    message = ("probe", f"{probe.__module__}:{probe.__name__}", encode(kwargs))
+    return message, probe.exercises.format(**kwargs), timeout
+
+
+def early_key(probe: Callable[..., object], kwargs: dict) -> str:
+    """Which early run answers a request: the probe and its arguments (plain values), in a fixed order."""
+    return repr((probe.__module__, probe.__name__, sorted(kwargs.items())))
+
+
+class EarlyRun:
+    """One request to a worker of its own, answered in a thread while grading goes on."""
+
+    def __init__(self, worker: Worker, request: tuple[tuple, str, float]) -> None:
+        self.worker, self.what = worker, request[1]
+        self.value: object = None
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=request, daemon=True)
+        self.thread.start()
+
+    def _run(self, message: tuple, what: str, timeout: float) -> None:
+        try:
+            self.value = self.worker.request(message, what, timeout)
+        except BaseException as error:  # noqa: BLE001 - raised again, in the grader's thread, by result()
+            self.failure = error
+        finally:
+            self.worker.stop()
+
+    def result(self, main: Worker) -> object:
+        """The run's value, or its failure raised; a function that hung or crashed in it is given up in ``main`` too,
+        as if it had happened there."""
+        self.thread.join()
+        if self.failure is None:
+            return self.value
+        if self.what in self.worker.given_up:
+            main.given_up.setdefault(self.what, self.worker.given_up[self.what])
+        raise self.failure
 
 
 def code_cells(content: bytes | None) -> str:

@@ -50,6 +50,7 @@ def preload(probe_modules: tuple[str, ...]) -> None:
         importlib.import_module(module)
     import torch
 
+    torch.set_num_threads(1)  # in case torch was imported before ONE_THREAD was set
     parameter = torch.nn.Parameter(torch.zeros(2))
     parameter.pow(2).sum().backward()
     for kind in (torch.optim.SGD, torch.optim.Adam):

@@ -21,6 +21,8 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
+from dataclasses import replace
 from pathlib import Path
 
 from autograder.boundary.channel import Channel
@@ -48,11 +50,14 @@ class Zygote:
                 os._exit(0)
         theirs.close()
         self.pid, self.control = pid, ours
+        self.lock = threading.Lock()  # one request at a time: a worker may be started from another thread
 
-    def spawn(self, workdir: str) -> tuple[int, Channel]:
-        """A new worker confined to ``workdir``: its pid and the grader's end of its channel."""
-        self.control.sendall(json.dumps({"spawn": workdir}).encode())
-        message, fds, _, _ = socket.recv_fds(self.control, CONTROL_BYTES, 1)
+    def spawn(self, workdir: str, uid: int | None) -> tuple[int, Channel]:
+        """A new worker confined to ``workdir``, as ``uid`` where workers get a uid of their own: its pid and
+        the grader's end of its channel."""
+        with self.lock:
+            self.control.sendall(json.dumps({"spawn": workdir, "uid": uid}).encode())
+            message, fds, _, _ = socket.recv_fds(self.control, CONTROL_BYTES, 1)
         reply = json.loads(message)
         if "error" in reply:
             raise OSError(reply["error"])
@@ -60,8 +65,9 @@ class Zygote:
 
     def end(self, pid: int) -> None:
         """End the worker ``pid`` and everything it started (in namespaces: its whole PID namespace)."""
-        self.control.sendall(json.dumps({"end": pid}).encode())
-        self.control.recv(CONTROL_BYTES)
+        with self.lock:
+            self.control.sendall(json.dumps({"end": pid}).encode())
+            self.control.recv(CONTROL_BYTES)
 
     def stop(self) -> None:
         """End every worker, then the zygote itself."""
@@ -76,9 +82,9 @@ class SpawnedWorkers:
     """
 
     def __init__(self) -> None:
-        self.processes: dict[int, subprocess.Popen] = {}
+        self.processes: dict[int, subprocess.Popen] = {}  # only ever one entry changed at a time: dict ops are atomic
 
-    def spawn(self, workdir: str) -> tuple[int, Channel]:
+    def spawn(self, workdir: str, uid: int | None) -> tuple[int, Channel]:
         with socket.create_server(("127.0.0.1", 0)) as listener:
             listener.settimeout(SPAWN_SECONDS)
             token = secrets.token_hex(16)  # so that only the worker started here is taken
@@ -127,7 +133,7 @@ def run_zygote(confinement: Confinement, control: socket.socket) -> None:
         request = json.loads(message)
         if "spawn" in request:
             try:
-                pid, channel = confinement.start(request["spawn"], serve)
+                pid, channel = replace(confinement, uid=request["uid"]).start(request["spawn"], serve)
             except OSError as error:
                 control.sendall(json.dumps({"error": str(error)}).encode())
             else:

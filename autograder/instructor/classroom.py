@@ -89,6 +89,7 @@ class ClassGrader:
             self.grader_options.append("--require-confinement")
         self._slots: queue.Queue[JobSlot] = queue.Queue()
         self._started: list[JobSlot] = []
+        self._interrupted = False
         self._lock = threading.Lock()
         self._grader_digest = grader_digest(reference)  # once per run, not per student
 
@@ -156,7 +157,8 @@ class ClassGrader:
         slot = self._slots.get()
         returncode = slot.grade(arguments, folder / LOG)
         if returncode is None:  # the slot itself died (it is never student code's to kill): a new one
-            self._add_slot()
+            if not self._interrupted:
+                self._add_slot()
         else:
             self._slots.put(slot)
         if returncode in COMPLETED and (folder / RESULTS).is_file():
@@ -168,6 +170,7 @@ class ClassGrader:
     def interrupt_running(self) -> None:
         """Stop the gradings in progress as Ctrl-C would, so each stops its workers first."""
         with self._lock:
+            self._interrupted = True
             running = [slot.process for slot in self._started]
         for process in running:
             process.send_signal(signal.SIGINT)

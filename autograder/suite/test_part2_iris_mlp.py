@@ -104,6 +104,7 @@ def test_train_mlp_histories_are_epoch_averages(student, iris):
 
 @pytest.mark.checks("train_mlp")
 @pytest.mark.points(3)
+@pytest.mark.runs_early(probes.mlp_training_run, students_model=True, **LECTURE)
 def test_train_mlp_reaches_90_percent_test_accuracy(student, iris, device, extra_data):
     """Trained with the lecture's recipe, Model reaches at least 0.9 accuracy on the held-out test set."""
     run = student.run(probes.mlp_training_run, device=device.type, students_model=True, **LECTURE)
