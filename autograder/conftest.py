@@ -8,6 +8,7 @@ reads the reference or any submission. The reference is then loaded in this proc
 import hashlib
 import importlib.metadata
 import inspect
+import os
 import shutil
 import tempfile
 from datetime import datetime, timezone
@@ -95,6 +96,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--sandbox", choices=("auto", "namespaces", "user", "off"), default="auto",
                     help="how to confine student code: auto takes the strongest this machine allows, Linux "
                     "namespaces, else a user of its own (as root); off runs it as a plain process (default: auto)")
+    group.addoption("--no-early-runs", action="store_true",
+                    help="run every check in turn, none beside the others (as grade-all's job slots do: they keep "
+                    "every core busy already); the default starts the longest training run at once where this "
+                    "process may use more than one CPU")
     group.addoption("--require-confinement", action="store_true",
                     help="stop, rather than grade, where student code cannot be confined")
     group.addoption("--protect", type=Path, action="append", default=[],
@@ -162,7 +167,9 @@ def student(pytestconfig: pytest.Config) -> RemoteSubmission:
 @pytest.fixture(scope="session", autouse=True)
 def early_runs(request: pytest.FixtureRequest, student: RemoteSubmission) -> None:
     """Start every probe a test to be run marks ``runs_early``, before the first test: a long training run
-    then goes on beside the other checks (on another core, where there is one)."""
+    then goes on beside the other checks, on another core."""
+    if request.config.getoption("no_early_runs") or len(available_cpus()) < 2:
+        return
     for item in request.session.items:
         for marker in item.iter_markers("runs_early"):
             probe, kwargs = marker.args[0], dict(marker.kwargs)
@@ -172,6 +179,11 @@ def early_runs(request: pytest.FixtureRequest, student: RemoteSubmission) -> Non
                 except pytest.fail.Exception:
                     return  # no such device here: the tests that need it say so
             student.start_early(probe, **kwargs)
+
+
+def available_cpus() -> set[int]:
+    """The CPUs this process may run on (all of them where the OS does not say)."""
+    return os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
 
 
 @pytest.fixture(scope="session")

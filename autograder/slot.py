@@ -19,14 +19,14 @@ import os
 import signal
 import sys
 
-import hypothesis  # noqa: F401 - imported once here, not by every grading
 import pytest
 
 from autograder.boundary import confinement
 from autograder.boundary.worker import preload
 from autograder.contract import PROBE_MODULES
-# The graded test modules and conftest.py are left for each grading to import: pytest rewrites
-# their assertions as it imports them, and a grading must say what `pytest autograder/` says.
+# The graded test modules, conftest.py and hypothesis (a pytest plugin) are left for each
+# grading to import: pytest rewrites their assertions as it imports them, and a grading must
+# say what `pytest autograder/` says.
 
 
 def grading_run(arguments: list[str], log: str) -> int:

@@ -85,6 +85,7 @@ class ClassGrader:
         self.jobs = jobs or os.cpu_count() or 1
         # No student's code may read the class's submissions and results, nor run unconfined unless allowed.
         self.grader_options = [option for path in protected for option in ("--protect", str(path))]
+        self.grader_options.append("--no-early-runs")  # the jobs keep every core busy already
         if not allow_unconfined:
             self.grader_options.append("--require-confinement")
         self._slots: queue.Queue[JobSlot] = queue.Queue()
