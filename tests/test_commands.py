@@ -5,6 +5,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -70,15 +71,21 @@ def test_an_interrupted_class_run_keeps_its_finished_grades(tmp_path):
 
 
 @pytest.fixture(scope="module", params=SETTINGS)
-def gradescope(request, tmp_path_factory) -> tuple[Path, str]:
-    """The bundle unpacked as Gradescope unpacks it (source/, and run_autograder beside it), and the setting."""
-    root = tmp_path_factory.mktemp(f"autograder-{request.param}")
+def gradescope(request) -> tuple[Path, str]:
+    """The bundle unpacked as Gradescope unpacks it (source/, and run_autograder beside it), and the setting.
+
+    In a folder every user may enter, as Gradescope's /autograder is (pytest's own temporary
+    folders are closed to other users): the worker, as a uid of its own, imports the bundle's package.
+    """
+    root = Path(tempfile.mkdtemp(prefix=f"autograder-{request.param}-"))
+    root.chmod(0o755)
     bundle = root / "autograder.zip"
     build_bundle(bundle)
     with zipfile.ZipFile(bundle) as archive:
         archive.extractall(root / "source")
     shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
-    return root, request.param
+    yield root, request.param
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def run_on_gradescope(gradescope: tuple[Path, str], submission: Path) -> dict:

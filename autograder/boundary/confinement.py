@@ -146,6 +146,9 @@ class Confinement:
             if built.returncode != 0:
                 raise OSError(f"sandbox.sh failed: {(built.stderr.strip().splitlines() or ['no message'])[-1]}")
         os.chdir(workdir)
+        # The grader may have found this package through its working directory ("" on sys.path),
+        # which is no longer this process's: the package's own folder, and no relative entry.
+        sys.path[:] = [str(PACKAGE_DIR.parent), *(entry for entry in sys.path if os.path.isabs(entry))]
         if self.active:
             drop_privileges(self.uid)
         os.environ.clear()
