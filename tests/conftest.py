@@ -25,7 +25,8 @@ MEMORY_POLL_SECONDS = 0.05
 
 @dataclass
 class GradingRun:
-    """What ``pytest autograder/`` printed, its exit code, the results file it wrote, and its peak memory (MB)."""
+    """What ``pytest autograder/`` printed, its exit code, the results file it wrote, and the grader's peak
+    anonymous memory (MB; see ``run_measured``)."""
 
     stdout: str
     returncode: int
@@ -44,7 +45,9 @@ def in_setting(command: list[str], setting: str) -> list[str]:
 
 
 def run_measured(command: list[str], timeout: float = 600, **popen: object) -> tuple[subprocess.CompletedProcess, float]:
-    """Run ``command``; its output, and the peak resident memory of its own process (not its children's), in MB."""
+    """Run ``command``; its output, and the peak anonymous resident memory of its own process (not its
+    children's), in MB: what a reply could make it allocate. The pages of shared libraries are left out:
+    they depend on the torch build (CUDA's libraries alone take some 350 MB), not on what is graded."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
     peak_kb = 0
     with ThreadPoolExecutor(1) as pool:
@@ -52,7 +55,7 @@ def run_measured(command: list[str], timeout: float = 600, **popen: object) -> t
         while process.poll() is None:
             try:
                 status = Path(f"/proc/{process.pid}/status").read_text()
-                peak_kb = max(peak_kb, int(status.split("VmHWM:")[1].split()[0]))
+                peak_kb = max(peak_kb, int(status.split("RssAnon:")[1].split()[0]))
             except (OSError, IndexError, ValueError):
                 pass
             time.sleep(MEMORY_POLL_SECONDS)
