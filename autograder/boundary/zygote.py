@@ -29,8 +29,8 @@ from autograder.boundary.channel import Channel
 from autograder.boundary.confinement import (PASSED_ON, Confinement, become_subreaper, close_other_files, end_process,
                                              libc)
 from autograder.boundary.worker import ONE_THREAD, serve
+from autograder.fingerprint import PACKAGE_DIR
 
-PACKAGE_PARENT = Path(__file__).resolve().parents[2]  # so that a spawned worker imports this very package
 SPAWN_SECONDS = 120.0  # for a spawned worker to start Python and call back
 CONTROL_BYTES = 4096  # one request or reply between the grader and the zygote: a path and a pid
 BYTES_OFFSET = sys.getsizeof(b"") - 1  # where a bytes object's characters start, from its address (CPython)
@@ -88,7 +88,7 @@ class SpawnedWorkers:
         with socket.create_server(("127.0.0.1", 0)) as listener:
             listener.settimeout(SPAWN_SECONDS)
             token = secrets.token_hex(16)  # so that only the worker started here is taken
-            code = (f"import sys; sys.path.insert(0, {str(PACKAGE_PARENT)!r}); "
+            code = (f"import sys; sys.path.insert(0, {str(PACKAGE_DIR.parent)!r}); "
                     f"from autograder.boundary.worker import call_back; call_back({listener.getsockname()[1]}, {token!r})")
             process = subprocess.Popen([sys.executable, "-c", code], cwd=workdir, env={**os.environ, **ONE_THREAD},
                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
