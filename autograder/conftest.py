@@ -21,7 +21,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 import autograder.boundary.confinement as confining
 from autograder.boundary.confinement import Confinement, find_confinement, restrictable
-from autograder.boundary.isolation import Limits, LocalSubmission, RemoteSubmission, Worker
+from autograder.boundary.isolation import Limits, LocalSubmission, RemoteSubmission
 from autograder.boundary.messages import StudentCodeFailed, bounded, describe
 from autograder.boundary.worker import preload
 from autograder.boundary.zygote import SpawnedWorkers, Zygote, start_zygote
@@ -125,8 +125,8 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"student code cannot be confined here, so nothing was graded: {confinement.description}")
     preload(PROBE_MODULES)
     zygote = config.stash[ZYGOTE] = start_zygote(confinement)
-    worker = Worker(config.getoption("submission"), "student", limits(config), zygote, confinement, PROBE_MODULES)
-    config.stash[STUDENT] = RemoteSubmission(worker)
+    config.stash[STUDENT] = RemoteSubmission(config.getoption("submission"), "student", limits(config), zygote,
+                                             confinement, PROBE_MODULES)
 
 
 def confinement_for(config: pytest.Config) -> Confinement:
@@ -228,7 +228,7 @@ def seeded() -> None:
 @pytest.fixture(autouse=True)
 def fresh_worker_state(pytestconfig: pytest.Config) -> None:
     """A worker's time-out or crash fails the test it happened in, and no other."""
-    pytestconfig.stash[STUDENT].worker.test_failure = None
+    pytestconfig.stash[STUDENT].new_test()
 
 
 def marker_arg(item: pytest.Item, name: str) -> object:

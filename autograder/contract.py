@@ -35,6 +35,11 @@ GRADED_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+# Graded on how they are written as well as on what they return (Part 3: from elementary operations).
+# The grader judges each from the notebook's source, and checks each in a worker in which no other
+# graded function runs, so that no other code of the submission can change what it calls.
+FROM_SCRATCH = ("sigmoid", "tanh", "softmax", "relu")
+
 NOTEBOOK_OF: dict[str, str] = {
     name: notebook for notebook, names in GRADED_NAMES.items() for name in names
 }

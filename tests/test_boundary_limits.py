@@ -14,8 +14,9 @@ from execnet import gateway_base
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder.boundary.channel import HEADER, Channel, MessageRefused, ValueBudget
-from autograder.boundary.codec import decode, encode
-from autograder.boundary.isolation import MAX_NOTEBOOK_BYTES, read_notebooks, read_submitted_file
+from autograder.boundary.confinement import unconfined
+from autograder.boundary.isolation import Limits, RemoteSubmission
+from autograder.boundary.notebook import MAX_NOTEBOOK_BYTES, read_notebooks, read_submitted_file
 from autograder.boundary.zygote import SpawnedWorkers
 from autograder.boundary.messages import MESSAGE_LIMIT, bounded
 from autograder.fingerprint import files_under
@@ -156,19 +157,14 @@ def test_a_message_within_the_value_limit_is_rebuilt_as_sent(monkeypatch):
     assert gateway_base.loads_internal(gateway_base.dumps_internal(reply)) == reply
 
 
-def test_a_worker_spawned_where_python_cannot_fork_runs_the_students_function(tmp_path):
+def test_a_worker_spawned_where_python_cannot_fork_runs_the_students_function(submission):
     """Without fork (Windows), a worker started as a fresh Python calls back over loopback and answers a call."""
+    notebook = new_notebook(cells=[new_code_cell("def relu(z):\n    return z.clamp(min=0)")])
+    nbformat.write(notebook, submission / NOTEBOOK)
     workers = SpawnedWorkers()
-    _, channel = workers.spawn(str(tmp_path), None)
+    student = RemoteSubmission(submission, "student", Limits(), workers, unconfined("a test"), ())
     try:
-        notebook = new_notebook(cells=[new_code_cell("def relu(z):\n    return z.clamp(min=0)")])
-        channel.send({"notebooks": {NOTEBOOK: nbformat.writes(notebook).encode()}, "unloadable": {}, "label": "student",
-                      "probe_modules": [], "workdir": str(tmp_path), "memory_mb": None, "own_user": False})
-        assert channel.receive(timeout=120) == ("loading", NOTEBOOK)
-        assert channel.receive(timeout=120)[0] == "ready"
-        channel.send(("call", "relu", encode(([torch.tensor([-1.0, 2.0])], {}))))
-        status, value = channel.receive(timeout=120)
-        assert status == "ok" and decode(value).tolist() == [0.0, 2.0]
+        assert student.relu(torch.tensor([-1.0, 2.0])).tolist() == [0.0, 2.0]
     finally:
-        channel.close()
+        student.stop()
         workers.stop()

@@ -7,13 +7,13 @@ import nbformat
 import pytest
 
 from autograder.contract import GRADED_NAMES, NOTEBOOK_OF, PARTS, REFERENCE_DIR, RELEASE_DIR
-from autograder.boundary.notebook import Submission
+from autograder.boundary.notebook import Submission, read_submission
 
 
 @pytest.fixture(scope="module")
 def reference() -> Submission:
     """The reference notebooks, loaded as the grader loads them."""
-    return Submission(REFERENCE_DIR, label="contract_reference")
+    return Submission(read_submission(REFERENCE_DIR, "contract_reference"), "contract_reference")
 
 
 def defining_cells(notebook: str) -> dict[str, dict]:

@@ -6,7 +6,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder.boundary.notebook import Submission, SubmissionError, cell_names, code_cells, load_notebook
+from autograder.boundary.notebook import (NotebookDefinitions, Submission, SubmissionError, load_notebook,
+                                          notebook_cells, read_submission)
 
 
 def write_notebook(path: Path, *sources: str) -> Path:
@@ -22,18 +23,33 @@ def notebook_path(tmp_path: Path) -> Path:
     return tmp_path / "03_activations.ipynb"
 
 
+def loaded(path: Path, module_name: str) -> NotebookDefinitions:
+    """The notebook at ``path`` read as the grader reads it, then loaded as a worker loads it."""
+    return load_notebook(notebook_cells(path.read_bytes(), path.name), path.name, module_name)
+
+
+def submission(folder: Path, label: str) -> Submission:
+    """The notebooks in ``folder`` read once, as the grader reads a submission."""
+    return Submission(read_submission(folder, label), label)
+
+
+def cell_filenames(path: Path) -> list[str]:
+    """How each code cell of the notebook at ``path`` is named."""
+    return [cell.filename for cell in notebook_cells(path.read_bytes(), path.name)]
+
+
 def test_exploratory_statements_do_not_run(notebook_path):
     """Only definitions run: a top-level call that would fail is never executed."""
     write_notebook(notebook_path, "def relu(z):\n    return z\n", "raise SystemExit('ran')\nrelu(1)")
-    loaded = load_notebook(notebook_path, "loader_test_exploratory")
-    assert loaded.namespace["relu"](3) == 3
-    assert loaded.problems == []
+    definitions = loaded(notebook_path, "loader_test_exploratory")
+    assert definitions.namespace["relu"](3) == 3
+    assert definitions.problems == []
 
 
 def test_literal_constants_load_and_computed_values_do_not(notebook_path):
     """``NAME = <literal>`` is a definition; ``NAME = <call>`` is an experiment."""
     write_notebook(notebook_path, "HIDDEN = 16\nSIZES: tuple = (4, 16, 3)\nresult = len('abc')")
-    namespace = load_notebook(notebook_path, "loader_test_constants").namespace
+    namespace = loaded(notebook_path, "loader_test_constants").namespace
     assert namespace["HIDDEN"] == 16 and namespace["SIZES"] == (4, 16, 3)
     assert "result" not in namespace
 
@@ -41,18 +57,18 @@ def test_literal_constants_load_and_computed_values_do_not(notebook_path):
 def test_a_syntax_error_costs_only_its_cell(notebook_path):
     """A cell that does not parse is reported; the other cells still load."""
     write_notebook(notebook_path, "def sigmoid(z:\n    return z", "def relu(z):\n    return z")
-    loaded = load_notebook(notebook_path, "loader_test_syntax")
-    assert "relu" in loaded.namespace and "sigmoid" not in loaded.namespace
-    assert len(loaded.problems) == 1
-    assert "the cell that starts with `def sigmoid` has a syntax error on line 1" in loaded.problems[0]
+    definitions = loaded(notebook_path, "loader_test_syntax")
+    assert "relu" in definitions.namespace and "sigmoid" not in definitions.namespace
+    assert len(definitions.problems) == 1
+    assert "the cell that starts with `def sigmoid` has a syntax error on line 1" in definitions.problems[0]
 
 
 def test_a_failing_definition_is_reported_and_the_rest_loads(notebook_path):
     """An import that fails is reported with its cell and line; later definitions load."""
     write_notebook(notebook_path, "import no_such_module_here\ndef relu(z):\n    return z")
-    loaded = load_notebook(notebook_path, "loader_test_failing")
-    assert "relu" in loaded.namespace
-    assert loaded.problems == [
+    definitions = loaded(notebook_path, "loader_test_failing")
+    assert "relu" in definitions.namespace
+    assert definitions.problems == [
         "03_activations.ipynb, the cell that starts with `import no_such_module_here`, line 1 raised "
         "ModuleNotFoundError: No module named 'no_such_module_here'"
     ]
@@ -61,45 +77,45 @@ def test_a_failing_definition_is_reported_and_the_rest_loads(notebook_path):
 def test_ipython_magics_are_skipped(notebook_path):
     """Cells with %magics and !shell lines parse, and the magics do not run."""
     write_notebook(notebook_path, "%matplotlib inline\n!echo hi\ndef relu(z):\n    return z")
-    loaded = load_notebook(notebook_path, "loader_test_magics")
-    assert "relu" in loaded.namespace and loaded.problems == []
+    definitions = loaded(notebook_path, "loader_test_magics")
+    assert "relu" in definitions.namespace and definitions.problems == []
 
 
 def test_an_unreadable_notebook_is_named_each_time_it_is_needed(tmp_path):
     """A file that is not notebook JSON raises SubmissionError saying so, on every request for its names."""
     (tmp_path / "03_activations.ipynb").write_text("{ this is not json")
-    submission = Submission(tmp_path, "student")
+    student = submission(tmp_path, "student")
     for _ in range(2):
         with pytest.raises(SubmissionError, match="03_activations.ipynb could not be read as a notebook"):
-            submission.relu
+            student.relu
 
 
 def test_a_missing_notebook_is_named(tmp_path):
     """Asking for a name from a notebook that is absent raises SubmissionError naming the notebook."""
     with pytest.raises(SubmissionError, match="03_activations.ipynb is missing"):
-        Submission(tmp_path, label="loader_test_missing_notebook").softmax
+        submission(tmp_path, "loader_test_missing_notebook").softmax
 
 
 def test_a_missing_name_is_named_with_the_load_problems(notebook_path):
     """Asking for a name the notebook lacks raises SubmissionError with the problems met."""
     write_notebook(notebook_path, "def softmax(z, dim=-1:\n    return z")
-    submission = Submission(notebook_path.parent, label="loader_test_missing_name")
+    student = submission(notebook_path.parent, "loader_test_missing_name")
     with pytest.raises(SubmissionError, match=r"`softmax` is not defined(.|\n)*syntax error"):
-        submission.softmax
+        student.softmax
 
 
 def test_names_outside_the_graded_api_are_not_offered(notebook_path):
     """Only the graded names are reachable through a Submission."""
     write_notebook(notebook_path, "def helper():\n    return 1")
     with pytest.raises(AttributeError):
-        Submission(notebook_path.parent, label="loader_test_helper").helper
+        submission(notebook_path.parent, "loader_test_helper").helper
 
 
 def test_cells_are_named_by_how_they_start_not_by_a_count_that_includes_markdown(notebook_path):
     """A cell is named by its definition or first line; only cells that start alike get a number, among code cells."""
     write_notebook(notebook_path, "\n# the sigmoid\ndef sigmoid(z: torch.Tensor) -> torch.Tensor:\n    pass",
                    "import torch", "import torch", "", "x = torch.linspace(-10, 10, steps=1000, dtype=torch.float64)")
-    assert cell_names(notebook_path.name, code_cells(notebook_path)) == [
+    assert cell_filenames(notebook_path) == [
         "03_activations.ipynb, the cell that starts with `# the sigmoid`",
         "03_activations.ipynb, code cell 2 of 5, which starts with `import torch`",
         "03_activations.ipynb, code cell 3 of 5, which starts with `import torch`",
@@ -112,7 +128,7 @@ def test_a_definition_cell_is_named_by_its_name(notebook_path):
     """A cell that starts with a def or a class is named by the def or class, without its parameters."""
     write_notebook(notebook_path, "def sgd_step(params: list, learning_rate: float) -> None:\n    pass",
                    "class Model(nn.Module):\n    pass")
-    assert cell_names(notebook_path.name, code_cells(notebook_path)) == [
+    assert cell_filenames(notebook_path) == [
         "03_activations.ipynb, the cell that starts with `def sgd_step`",
         "03_activations.ipynb, the cell that starts with `class Model`",
     ]

@@ -1,34 +1,35 @@
-"""Student code behind a process boundary: a worker per submission, its limits, what it may send back.
+"""Student code behind a process boundary: workers for a submission, their limits, what they may send back.
 
 The grader never runs student code and never unpickles anything a worker sends. It
-talks to the worker over a channel (``channel.py``) that carries only plain data, bounded
-in size and values, and turns every way the worker can fail (an exception, a time-out, a
+talks to each worker over a channel (``channel.py``) that carries only plain data, bounded
+in size and values, and turns every way a worker can fail (an exception, a time-out, a
 crash, an exit) into ``StudentCodeFailed`` with a message for the student; the next request
 starts a new worker, forked by the zygote (``zygote.py``). The reference is the
 instructor's code and runs in the grader itself (``LocalSubmission``).
+
+A submission's notebooks are read once, before any student code runs; every worker is
+sent those cells (never the files again). Each notebook runs in workers of its own, and
+each function graded on how it is written (``contract.FROM_SCRATCH``) is checked in a
+worker in which no other graded function runs: no other code can change what it calls.
 """
 
-import errno
-import json
 import os
 import shutil
-import stat
 import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.boundary.channel import MessageRefused, ValueBudget
 from autograder.boundary.confinement import Confinement
 from autograder.boundary.messages import StudentCodeFailed
+from autograder.boundary.notebook import Cell, SubmittedNotebooks, read_submission
 from autograder.boundary.zygote import SpawnedWorkers, Zygote
-from autograder.contract import GRADED_NAMES, NOTEBOOK_OF
+from autograder.contract import FROM_SCRATCH, NOTEBOOK_OF
 
 STARTUP_SECONDS = 120.0
-MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024
-SMALL_FILE_BYTES = 4096  # nbgrader's timestamp.txt and submission_secret.txt are a line each
 
 
 @dataclass(frozen=True)
@@ -39,81 +40,43 @@ class Limits:
     training_seconds: float = 120.0  # one scenario that trains a model (the lecture's take seconds)
     # All of one submission's calls together: well inside Gradescope's default 10 minutes.
     submission_seconds: float = 420.0
-    memory_mb: int | None = 2048  # the worker's heap, where the OS can cap it
-    max_restarts: int = 20  # workers started for one submission before giving up
+    memory_mb: int | None = 2048  # all the memory of a worker (and what it starts), where the OS can count it
+    max_restarts: int = 20  # workers restarted for one submission before giving up
     reply_bytes: int = 8 * 2**20  # one message from a worker: the largest honest reply is a few kB
     reply_values: int = 100_000  # values in one message (a tensor counts one): honest ones hold hundreds
 
 
-def read_notebooks(directory: Path) -> tuple[dict[str, bytes], dict[str, str]]:
-    """The assignment's notebooks in ``directory`` as bytes, and why any present could not be taken.
+@dataclass
+class SubmissionBudget:
+    """What the workers of one submission share: the time their code used, restarts, notebooks that cannot load."""
 
-    Each is opened without following links and must be a regular file of a bounded size: a
-    link to the reference, or to a system file, is refused with a message for the student.
-    """
-    notebooks, problems = {}, {}
-    try:
-        folder = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    except OSError:
-        return notebooks, problems
-    try:
-        for name in GRADED_NAMES:
-            content, problem = read_regular_file(name, folder, MAX_NOTEBOOK_BYTES)
-            if content is not None:
-                notebooks[name] = content
-            elif problem is not None:
-                problems[name] = problem
-    finally:
-        os.close(folder)
-    return notebooks, problems
+    used_seconds: float = 0.0
+    restarts: int = 0
+    # Notebooks that hung or crashed while loading -> why, for the student.
+    unloadable: dict[str, str] = field(default_factory=dict)
 
 
-def read_submitted_file(path: Path, limit: int = SMALL_FILE_BYTES) -> bytes | None:
-    """The bytes of a file a submission holds, if it is a regular file (not a link) of at most ``limit`` bytes."""
-    try:
-        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    except OSError:
-        return None
-    try:
-        return read_regular_file(path.name, folder, limit)[0]
-    finally:
-        os.close(folder)
-
-
-def read_regular_file(name: str, folder: int, limit: int) -> tuple[bytes | None, str | None]:
-    """The bytes of the file ``name`` in the open ``folder``; or None and why not (None if it is absent)."""
-    try:
-        handle = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
-    except FileNotFoundError:
-        return None, None
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            return None, f"{name} is a symbolic link; submit the notebook itself."
-        return None, f"{name} could not be opened ({error.strerror})."
-    with os.fdopen(handle, "rb") as file:
-        info = os.fstat(file.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            return None, f"{name} is not a regular file; submit the notebook itself."
-        if info.st_size > limit:
-            return None, f"{name} is larger than {limit // 2**20} MB; clear its outputs and submit it again."
-        return file.read(limit + 1), None
+def worker_key(name: str) -> str:
+    """Which worker runs graded ``name``: its own where it is graded on how it is written, else its notebook's."""
+    return name if name in FROM_SCRATCH else NOTEBOOK_OF[name]
 
 
 class Worker:
-    """One process, forked by ``zygote``, that loads a submission's notebooks and runs requests against them."""
+    """One process at a time, forked by ``zygote``, that loads one notebook's cells and runs requests against them."""
 
-    def __init__(self, directory: Path, label: str, limits: Limits, zygote: Zygote | SpawnedWorkers,
-                 confinement: Confinement, probe_modules: tuple[str, ...] = ()) -> None:
-        self.directory = Path(directory).resolve()  # the folder given is trusted; links inside it are not
+    def __init__(self, submitted: SubmittedNotebooks, notebook: str, label: str, limits: Limits,
+                 zygote: Zygote | SpawnedWorkers, confinement: Confinement, probe_modules: tuple[str, ...],
+                 budget: SubmissionBudget) -> None:
+        self.submitted = submitted
+        self.notebook = notebook
         self.label = label
         self.limits = limits
         self.zygote = zygote
         self.confinement = confinement
         self.probe_modules = probe_modules  # where the probes the grader will ask for live
+        self.budget = budget
         ValueBudget.max_values = limits.reply_values
-        self.used_seconds = 0.0
-        self.starts = 0
-        self.unloadable: dict[str, str] = {}
+        self.started = False
         # A time-out or crash in the current test; later requests in that test fail the same
         # way at once, so that hypothesis's shrinking does not restart the worker again and again.
         self.test_failure: StudentCodeFailed | None = None
@@ -126,34 +89,34 @@ class Worker:
         self._workdir: str | None = None
 
     def _start(self) -> None:
-        """Start a worker that has loaded every notebook that can be loaded."""
+        """Start a worker that has loaded its notebook, where it can be loaded."""
         while True:
-            if self.starts >= self.limits.max_restarts:
-                raise StudentCodeFailed(
-                    f"The process running your code was restarted {self.starts} times; "
-                    "the remaining checks were not run."
-                )
-            self.starts += 1
-            loading = self._launch()
-            if loading is None:
+            if self.started:
+                if self.budget.restarts >= self.limits.max_restarts:
+                    raise StudentCodeFailed(
+                        f"The processes running your code were restarted {self.budget.restarts} times; "
+                        "the remaining checks were not run."
+                    )
+                self.budget.restarts += 1
+            self.started = True
+            if not self._launch():
                 return
             self.stop()
 
-    def _launch(self) -> str | None:
-        """Launch a worker; None once it is ready, else the notebook it was loading when it failed."""
+    def _launch(self) -> bool:
+        """Launch a worker; False once it is ready, True where its notebook hung or crashed while loading."""
         # Under namespaces a private, empty tmpfs covers this folder; as another user, it is that user's.
         self._workdir = workdir = tempfile.mkdtemp(prefix=f"autograder-{self.label}-")
         self.confinement.prepare(workdir)
         self._pid, self._channel = self.zygote.spawn(workdir, self.confinement.uid)
         self._channel.limit = self.limits.reply_bytes
-        found, refused = read_notebooks(self.directory)
-        self.unloadable.update(refused)
-        notebooks = {name: content for name, content in found.items() if name not in self.unloadable}
-        loading, timeout = None, STARTUP_SECONDS
+        problems = {**self.submitted.problems, **self.budget.unloadable}
+        cells = [] if self.notebook in problems else self.submitted.cells.get(self.notebook, [])
+        loading, timeout = False, STARTUP_SECONDS
         try:
             self._channel.send({
-                "notebooks": notebooks,
-                "unloadable": self.unloadable,
+                "notebooks": {} if self.notebook in problems else {self.notebook: [[c.filename, c.source] for c in cells]},
+                "problems": problems,
                 "label": self.label,
                 "probe_modules": list(self.probe_modules),
                 "workdir": workdir,
@@ -163,27 +126,27 @@ class Worker:
             while True:
                 status, value = self._channel.receive(timeout=timeout)
                 if status == "ready":
-                    return None
-                if status == "failed" and loading is None:
+                    return False
+                if status == "failed" and not loading:
                     raise RuntimeError(f"a worker could not start: {value}")
-                if status != "loading" or value not in notebooks:
+                if status != "loading" or value != self.notebook:
                     raise RuntimeError(f"unexpected message from a starting worker: {status!r}")
-                loading, timeout = value, self.limits.call_seconds
+                loading, timeout = True, self.limits.call_seconds
         except TimeoutError:
-            if loading is None:
+            if not loading:
                 raise RuntimeError(f"a worker did not start within {STARTUP_SECONDS:g} s") from None
-            self.unloadable[loading] = (
-                f"{loading} did not finish loading within {timeout:g} s: some top-level definition "
+            self.budget.unloadable[self.notebook] = (
+                f"{self.notebook} did not finish loading within {timeout:g} s: some top-level definition "
                 "(a default argument, a class body, a decorator) runs forever."
             )
         except (EOFError, OSError, ValueError, TypeError):
-            if loading is None:
+            if not loading:
                 raise
-            self.unloadable[loading] = (
-                f"Loading {loading} stopped the process running your code: some top-level definition "
+            self.budget.unloadable[self.notebook] = (
+                f"Loading {self.notebook} stopped the process running your code: some top-level definition "
                 "(a default argument, a class body, a decorator) exits or crashes Python."
             )
-        return loading
+        return True
 
     def stop(self) -> None:
         """End the worker and every process it started."""
@@ -196,6 +159,11 @@ class Worker:
             shutil.rmtree(self._workdir, ignore_errors=True)
         self._channel = self._pid = self._workdir = None
 
+    def renew(self) -> None:
+        """End the worker, so that the next request is answered by a new one; not a restart: nothing failed."""
+        self.stop()
+        self.started = False
+
     def request(self, message: tuple, what: str, timeout: float) -> object:
         """Send ``message``; return the decoded reply, or raise ``StudentCodeFailed``."""
         from autograder.boundary.codec import decode
@@ -204,7 +172,7 @@ class Worker:
             raise self.test_failure.again()
         if what in self.given_up:
             raise self.given_up[what].again()
-        left = self.limits.submission_seconds - self.used_seconds
+        left = self.limits.submission_seconds - self.budget.used_seconds
         if left <= 0:
             raise StudentCodeFailed(
                 f"Your code has used all {self.limits.submission_seconds:g} s that grading allows "
@@ -216,14 +184,13 @@ class Worker:
                 self._start()
             status, payload = self._exchange(message, what, min(timeout, left))
         finally:
-            self.used_seconds += time.monotonic() - started
+            self.budget.used_seconds += time.monotonic() - started
         if status == "ok":
             return decode(payload)
         stub = payload.get("stub") if type(payload) is dict else None
         message = payload.get("message") if type(payload) is dict else None
         about_submission = type(payload) is dict and payload.get("about_submission") is True
         raise StudentCodeFailed(str(message), tuple(stub) if stub else None, about_submission)
-
 
     def _exchange(self, message: tuple, what: str, timeout: float) -> tuple[object, object]:
         """Send ``message`` to the running worker and wait for its reply."""
@@ -258,19 +225,24 @@ class Worker:
 
 
 class RemoteSubmission:
-    """The grader's handle on a submission running in a worker.
+    """The grader's handle on a submission whose code runs in workers.
 
     ``submission.softmax(z, dim)`` calls the student's ``softmax`` on plain data;
-    ``submission.run(probes.x, **data)`` runs one of the grader's scenarios there.
+    ``submission.run(probes.x, **data)`` runs one of the grader's scenarios there. The
+    notebooks are read once, here, before any student code runs; ``cells`` is that code.
     """
 
-    def __init__(self, worker: Worker) -> None:
-        self.worker = worker
-        self._code: dict[str, str] = {}
+    def __init__(self, directory: Path, label: str, limits: Limits, zygote: Zygote | SpawnedWorkers,
+                 confinement: Confinement, probe_modules: tuple[str, ...]) -> None:
+        self.submitted = read_submission(Path(directory).resolve(), label)
+        self.label, self.limits, self.zygote = label, limits, zygote
+        self.confinement, self.probe_modules = confinement, probe_modules
+        self.budget = SubmissionBudget()
+        self.workers: dict[str, Worker] = {}
         self._early: dict[str, EarlyRun] = {}
 
     def __repr__(self) -> str:
-        return self.worker.label
+        return self.label
 
     def __getattr__(self, name: str) -> Callable[..., object]:
         if name.startswith("_") or name not in NOTEBOOK_OF:
@@ -279,24 +251,48 @@ class RemoteSubmission:
 
         def call(*args: object, **kwargs: object) -> object:
             message = ("call", name, encode((list(args), kwargs)))
-            return self.worker.request(message, name, self.worker.limits.call_seconds)
+            return self.worker(name).request(message, name, self.limits.call_seconds)
 
         return call
 
-    def code(self, notebook: str) -> str:
-        """The code cells of the submitted ``notebook`` as the grader itself reads the file (never through a
-        link, never from the worker), joined; empty where it is absent or not a notebook."""
-        if notebook not in self._code:
-            self._code[notebook] = code_cells(read_notebooks(self.worker.directory)[0].get(notebook))
-        return self._code[notebook]
+    def cells(self, notebook: str) -> list[Cell]:
+        """The code of the submitted ``notebook``, as the grader read it before any student code ran and as every
+        worker runs it; empty where it is absent or no notebook."""
+        return self.submitted.cells.get(notebook, [])
+
+    def worker(self, name: str) -> Worker:
+        """The worker that runs graded ``name`` (see ``worker_key``), made on first use."""
+        key = worker_key(name)
+        if key not in self.workers:
+            self.workers[key] = self._new_worker(NOTEBOOK_OF[name], self.budget)
+        return self.workers[key]
+
+    def _new_worker(self, notebook: str, budget: SubmissionBudget) -> Worker:
+        # A uid of its own for each: ending one worker (every process of its uid) must not end another.
+        return Worker(self.submitted, notebook, self.label, self.limits, self.zygote, self.confinement.with_own_uid(),
+                      self.probe_modules, budget)
+
+    def new_test(self) -> None:
+        """A worker's time-out or crash fails the test it happened in, and no other."""
+        for worker in self.workers.values():
+            worker.test_failure = None
 
     def run(self, probe: Callable[..., object], /, **kwargs: object) -> object:
-        """Run ``probe`` (a function of the suite's ``probes`` module) in the worker with ``kwargs``;
+        """Run ``probe`` (a function of the suite's ``probes`` module) in a worker with ``kwargs``;
         or take its result from the run started early for the same request (``start_early``)."""
+        message, what, timeout = probe_request(probe, kwargs, self.limits)
         early = self._early.pop(early_key(probe, kwargs), None)
         if early is not None:
-            return early.result(self.worker)
-        return self.worker.request(*probe_request(probe, kwargs, self.worker.limits))
+            return early.result(self.worker(graded_name(what)))
+        return self.worker(graded_name(what)).request(message, what, timeout)
+
+    def run_afresh(self, probe: Callable[..., object], /, **kwargs: object) -> object:
+        """``run``, in a new process that has run nothing else of the submission's: what it reports cannot come
+        from anything an earlier request left in memory (a model kept in a global, say)."""
+        message, what, timeout = probe_request(probe, kwargs, self.limits)
+        worker = self.worker(graded_name(what))
+        worker.renew()
+        return worker.request(message, what, timeout)
 
     def start_early(self, probe: Callable[..., object], /, **kwargs: object) -> None:
         """Start ``run(probe, **kwargs)`` now, in a worker of its own, beside the other checks.
@@ -304,17 +300,23 @@ class RemoteSubmission:
         A long training run then takes the grading's other core rather than adding to its time;
         the run is deterministic (seeded), so its result is what the check would have got later.
         """
-        # A uid of its own too: ending it (every process of its uid) must not end the grading's worker.
-        worker = Worker(self.worker.directory, self.worker.label, self.worker.limits, self.worker.zygote,
-                        self.worker.confinement.with_own_uid(), self.worker.probe_modules)
-        self._early[early_key(probe, kwargs)] = EarlyRun(worker, probe_request(probe, kwargs, worker.limits))
+        request = probe_request(probe, kwargs, self.limits)
+        # Its time runs beside the other checks', so it is counted apart.
+        worker = self._new_worker(NOTEBOOK_OF[graded_name(request[1])], SubmissionBudget(unloadable=self.budget.unloadable))
+        self._early[early_key(probe, kwargs)] = EarlyRun(worker, request)
 
     def stop(self) -> None:
-        """Stop the worker and any early run still going."""
+        """Stop every worker and any early run still going."""
         for early in self._early.values():
             early.worker.stop()
             early.thread.join()
-        self.worker.stop()
+        for worker in self.workers.values():
+            worker.stop()
+
+
+def graded_name(what: str) -> str:
+    """The graded name a probe exercises: ``Model`` for "Model.forward"."""
+    return what.split(".")[0]
 
 
 def probe_request(probe: Callable[..., object], kwargs: dict, limits: Limits) -> tuple[tuple, str, float]:
@@ -360,16 +362,6 @@ class EarlyRun:
         raise self.failure
 
 
-def code_cells(content: bytes | None) -> str:
-    """The code cells of a notebook's bytes, joined; empty where they are no notebook."""
-    try:
-        cells = json.loads(content)["cells"]
-        return "\n\n".join("".join(cell["source"]) if isinstance(cell["source"], list) else str(cell["source"])
-                             for cell in cells if cell.get("cell_type") == "code")
-    except (TypeError, ValueError, KeyError, AttributeError):
-        return ""
-
-
 class LocalSubmission:
     """The reference: the instructor's code, trusted, loaded in the grader's own process.
 
@@ -381,7 +373,7 @@ class LocalSubmission:
     def __init__(self, directory: Path, label: str = "reference") -> None:
         from autograder.boundary.notebook import Submission
 
-        self.submission = Submission(Path(directory), label=label, unloadable={})
+        self.submission = Submission(read_submission(Path(directory), label), label)
         self.label = label
 
     def __repr__(self) -> str:

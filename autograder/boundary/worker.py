@@ -1,8 +1,8 @@
 """The worker: the only process that runs student code.
 
 The zygote forks it (see ``zygote.py``) and, once it has confined itself, it runs
-``serve(channel)``. Requests
-are ``("call", name, (args, kwargs))``, to call a graded function on plain data, and
+``serve(channel)``. It is sent the cells of one notebook, as the grader read them, and
+loads their definitions. Requests are ``("call", name, (args, kwargs))``, to call a graded function on plain data, and
 ``("probe", "module:name", kwargs)``, to run one of the grader's scenarios (a function of
 the graded suite's ``probes`` module, named by the grader) against the student's
 definitions. Every reply is plain data (see ``autograder.boundary.codec``): ``("ok", value)``
@@ -112,7 +112,7 @@ def call_back(port: int, token: str) -> None:
 def serve(channel: Channel) -> None:
     """Answer requests on ``channel`` until it closes (in a confined process whose output goes nowhere)."""
     from autograder.boundary.codec import decode, encode
-    from autograder.boundary.notebook import Submission, SubmissionError
+    from autograder.boundary.notebook import Cell, Submission, SubmissionError, SubmittedNotebooks
 
     ValueBudget.max_values = None  # the grader's messages are trusted
     settings = channel.receive()
@@ -120,15 +120,13 @@ def serve(channel: Channel) -> None:
     workdir = Path(settings["workdir"])
     os.chdir(workdir)
     sys.path[:] = [p for p in sys.path if p not in ("", ".")]
-    notebooks = workdir / "submission"
-    notebooks.mkdir(exist_ok=True)
-    for name, content in settings["notebooks"].items():
-        (notebooks / Path(name).name).write_bytes(content)
-    submission = Submission(notebooks, label=settings["label"], unloadable=settings["unloadable"])
+    cells = {name: [Cell(filename, source) for filename, source in cells]
+             for name, cells in settings["notebooks"].items()}
+    submission = Submission(SubmittedNotebooks(cells, settings["problems"]), label=settings["label"])
     limit_resources(settings["memory_mb"], settings["own_user"])
-    # Load every notebook now, saying which one is loading, so that the grader can tell
-    # which notebook hangs or crashes at load and start a new worker without it.
-    for name in sorted(settings["notebooks"]):
+    # Load the notebook now, saying so, so that the grader can tell when a notebook hangs or
+    # crashes at load and start a new worker without it.
+    for name in sorted(cells):
         channel.send(("loading", name))
         try:
             submission.notebook(name)

@@ -26,7 +26,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from autograder.boundary.confinement import Confinement, find_confinement
-from autograder.boundary.isolation import read_submitted_file
+from autograder.boundary.notebook import read_submitted_file
 from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, PARTS, REPO_ROOT, parts_of
 from autograder.fingerprint import digest_files, files_under, grader_digest
 from autograder.instructor.launch import COMPLETED, grader_arguments, grader_environment

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from autograder.boundary.isolation import read_submitted_file
+from autograder.boundary.notebook import read_submitted_file
 from autograder.contract import PARTS
 from autograder.reports.report import Graded, part_points
 

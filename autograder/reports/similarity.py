@@ -18,7 +18,7 @@ import nbformat
 import numpy as np
 from copydetect import CodeFingerprint, compare_files
 
-from autograder.boundary.isolation import MAX_NOTEBOOK_BYTES, read_submitted_file
+from autograder.boundary.notebook import MAX_NOTEBOOK_BYTES, read_submitted_file
 
 # A match shorter than NOISE characters of filtered code (every name counts one character, so
 # about two lines) is ignored. copydetect's default, 25, is about one line: at 25, the lecture's
