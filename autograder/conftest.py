@@ -9,6 +9,7 @@ import hashlib
 import importlib.metadata
 import inspect
 import os
+import secrets
 import shutil
 import tempfile
 from datetime import datetime, timezone
@@ -187,15 +188,29 @@ def available_cpus() -> set[int]:
 
 
 @pytest.fixture(scope="session")
-def reference(pytestconfig: pytest.Config) -> LocalSubmission:
+def reference(pytestconfig: pytest.Config, reference_if_present: LocalSubmission | None) -> LocalSubmission:
     """The reference solutions, loaded in this process; skips where they are absent."""
-    directory = pytestconfig.getoption("reference")
-    if not directory.is_dir():
+    if reference_if_present is None:
         pytest.skip(
-            f"the reference solutions ({directory}) are not here; "
+            f"the reference solutions ({pytestconfig.getoption('reference')}) are not here; "
             "this comparison runs when your instructor grades"
         )
-    return LocalSubmission(directory)
+    return reference_if_present
+
+
+@pytest.fixture(scope="session")
+def reference_if_present(pytestconfig: pytest.Config) -> LocalSubmission | None:
+    """The reference solutions where they are present (an instructor's grading), else None: for checks that also
+    hold student code to the reference where they can, and run without it elsewhere."""
+    directory = pytestconfig.getoption("reference")
+    return LocalSubmission(directory) if directory.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def unforeseeable_seed() -> int:
+    """A seed drawn afresh for each grading, which no submission can know beforehand. The checks that must see
+    code do its work (train, save, load) start from it, so that no answer computed in advance fits."""
+    return secrets.randbits(31)
 
 
 @pytest.fixture(scope="session")

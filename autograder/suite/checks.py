@@ -85,3 +85,20 @@ def assert_close(actual: object, expected: object, what: str, **tolerances: floa
         torch.testing.assert_close(actual, expected, msg=lambda report: f"{what}\n{report}", **tolerances)
     except TypeError as error:  # e.g. None where a tensor was expected: still the student's answer
         raise AssertionError(f"{what}\n{error}") from None
+
+
+def trained_as_the_reference(student: object, reference: object, probe: object, setup: dict[str, object],
+                             what: str) -> None:
+    """Where the reference is present: ``probe`` (a training run) with ``setup``, which starts from parameters and
+    an order the grader drew for this grading, ends where the reference's run does.
+
+    A published result can be written down without training; a start nobody could foresee cannot.
+    ``student`` and ``reference`` are the fixtures of that name; ``what`` names the run for the message.
+    """
+    if reference is None:
+        return
+    run, expected = (submission.run(probe, **setup) for submission in (student, reference))
+    assert isinstance(run, dict), f"{what} should train the parameters it is given."
+    assert_close(run["final"], expected["final"],
+                 f"{what}, started from other parameters and another order than the lecture's, should end where "
+                 "the reference's training does: train the parameters it is given, as the lecture does.")

@@ -71,6 +71,12 @@ def mlp_parameter_shapes(input_size: int, hidden_size: int, output_size: int) ->
     }
 
 
+def random_parameters(shapes: dict[str, tuple[int, ...]], seed: int) -> dict[str, torch.Tensor]:
+    """Parameters of the given shapes drawn by the grader from ``seed``: float32, standard normal times 0.5."""
+    generator = torch.Generator().manual_seed(seed)
+    return {name: 0.5 * torch.randn(shape, generator=generator) for name, shape in shapes.items()}
+
+
 def lecture_mlp(input_size: int, hidden_size: int, output_size: int) -> nn.Sequential:
     """The lecture's architecture from PyTorch's own layers, with the state-dict keys of ``Model``."""
     return nn.Sequential(OrderedDict(

@@ -7,7 +7,8 @@ nothing: every verdict is reached in the grader's process from the data they ret
 """
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -36,10 +37,10 @@ def probe(exercises: str, trains: bool = False) -> Callable[[Callable], Callable
 
 
 def state_of(model: object) -> dict[str, torch.Tensor] | None:
-    """The parameters of ``model`` by name, or None when it is not an ``nn.Module``."""
+    """A copy of the parameters of ``model`` by name, or None when it is not an ``nn.Module``."""
     if not isinstance(model, nn.Module):
         return None
-    return {name: tensor.detach() for name, tensor in model.state_dict().items()}
+    return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
 
 
 def outputs(model: object, X: torch.Tensor) -> object:
@@ -48,30 +49,49 @@ def outputs(model: object, X: torch.Tensor) -> object:
         return model(X)
 
 
-def scratch_file(name: str) -> Path:
-    """A path in a new empty directory of the worker's own."""
-    return Path(tempfile.mkdtemp(dir=".")) / name
+@contextmanager
+def scratch_file(name: str) -> Iterator[Path]:
+    """A path in a new empty folder of the process's own temporary folder, removed afterwards."""
+    with tempfile.TemporaryDirectory() as folder:
+        yield Path(folder) / name
+
+
+def shuffled(dataset: TensorDataset, batch_size: int, order_seed: int | None) -> DataLoader:
+    """The lecture's shuffled DataLoader: its order drawn from torch's global generator, as the lecture's is,
+    or, given ``order_seed``, from a generator of its own that no other draw can shift."""
+    generator = None if order_seed is None else torch.Generator().manual_seed(order_seed)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=generator)
+
+
+def started_at(model: nn.Module, initial: dict[str, torch.Tensor] | None) -> nn.Module:
+    """``model``, with the parameters ``initial`` where given (the grader's own, so that it knows them)."""
+    if initial is not None:
+        model.load_state_dict(initial)
+    return model
 
 
 @probe("sgd_step")
 def sgd_step_update(
     submission: Submission, values: list[torch.Tensor], grads: list[torch.Tensor], learning_rate: float
 ) -> dict[str, object]:
-    """Leaf parameters with the given values and gradients, after one ``sgd_step``, and the
-    gradients the next ``backward()`` of ``sum(param * NEXT_GRADIENT)`` leaves in them.
+    """Leaf parameters with the given values and gradients, after one ``sgd_step``; what tensors sharing their
+    memory (taken before the call) hold after it; and the gradients the next ``backward()`` of
+    ``sum(param * NEXT_GRADIENT)`` leaves in them.
 
-    The next gradients are what resetting decides: ``p.grad.zero_()`` and ``p.grad = None``
-    (what ``optimizer.zero_grad()`` does) both leave exactly the new gradient; None where the
-    parameters no longer require grad, so that there is no next backward.
+    An update in place changes the memory those tensors share, so they hold the new values; a
+    new tensor (``p.data = ...``) leaves them with the old ones. The next gradients are what
+    resetting decides: ``p.grad.zero_()`` and ``p.grad = None`` (what ``optimizer.zero_grad()``
+    does) both leave exactly the new gradient; None where the parameters no longer require
+    grad, so that there is no next backward.
     """
     params = [value.clone().requires_grad_() for value in values]
     for param, grad in zip(params, grads):
         param.grad = grad.clone()
-    pointers = [param.data_ptr() for param in params]
+    sharing = [param.detach() for param in params]
     submission.sgd_step(params, learning_rate)
     after = {
         "values": [param.detach().clone() for param in params],
-        "same_storage": [param.data_ptr() == pointer for param, pointer in zip(params, pointers)],
+        "sharing": [tensor.clone() for tensor in sharing],
         "leaf_requires_grad": [param.is_leaf and param.requires_grad for param in params],
         "next_grads": None,
     }
@@ -83,35 +103,41 @@ def sgd_step_update(
 
 @probe("train_linear_regression", trains=True)
 def linear_regression_run(
-    submission: Submission, seed: int, batch_size: int, learning_rate: float, num_epochs: int
+    submission: Submission, seed: int, batch_size: int, learning_rate: float, num_epochs: int,
+    initial: torch.Tensor | None = None, order_seed: int | None = None,
 ) -> dict[str, object]:
-    """The lecture's bare-tensor run: seed, ``weight = randn(1)``, ``bias = zeros(1)``, shuffled toy data."""
+    """The lecture's bare-tensor run: seed, ``weight = randn(1)``, ``bias = zeros(1)``, shuffled toy data; or
+    from ``initial`` (weight, bias) and the order of ``order_seed``, where given."""
     torch.manual_seed(seed)
-    weight = torch.randn(1).requires_grad_()
-    bias = torch.zeros(1, requires_grad=True)
-    initial = torch.cat([weight.detach(), bias.detach()])
-    train_dl = DataLoader(toy_regression_dataset(), batch_size=batch_size, shuffle=True)
+    weight = torch.randn(1)
+    bias = torch.zeros(1)
+    if initial is not None:
+        weight, bias = initial[:1].clone(), initial[1:].clone()
+    weight.requires_grad_()
+    bias.requires_grad_()
+    train_dl = shuffled(toy_regression_dataset(), batch_size, order_seed)
     history = submission.train_linear_regression(train_dl, weight, bias, learning_rate, num_epochs)
-    return {"history": history, "initial": initial, "final": torch.cat([weight.detach(), bias.detach()])}
+    return {"history": history, "final": torch.cat([weight.detach(), bias.detach()])}
 
 
 @probe("train_nn_regression", trains=True)
 def nn_regression_run(
-    submission: Submission, seed: int, replay_epochs: int, batch_size: int, learning_rate: float, num_epochs: int
+    submission: Submission, seed: int, replay_epochs: int, batch_size: int, learning_rate: float, num_epochs: int,
+    initial: dict[str, torch.Tensor] | None = None, order_seed: int | None = None,
 ) -> dict[str, object]:
     """The lecture's ``nn.Linear`` + ``optim.SGD`` run, after replaying ``replay_epochs`` of the
-    bare-tensor run's random draws (its ``randn(1)`` and its shuffles) without training."""
+    bare-tensor run's random draws (its ``randn(1)`` and its shuffles) without training; or from
+    ``initial`` and the order of ``order_seed``, where given."""
     torch.manual_seed(seed)
     torch.randn(1)
-    train_dl = DataLoader(toy_regression_dataset(), batch_size=batch_size, shuffle=True)
+    train_dl = shuffled(toy_regression_dataset(), batch_size, order_seed)
     for _ in range(replay_epochs):
         for _ in train_dl:
             pass
-    model = nn.Linear(1, 1)
-    initial = state_of(model)
+    model = started_at(nn.Linear(1, 1), initial)
     optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
     history = submission.train_nn_regression(model, nn.MSELoss(), optimizer, train_dl, num_epochs)
-    return {"history": history, "initial": initial, "final": state_of(model)}
+    return {"history": history, "final": state_of(model)}
 
 
 @probe("Model")
@@ -131,9 +157,7 @@ def model_outputs(submission: Submission, X: torch.Tensor) -> dict[str, object]:
 @probe("Model.forward")
 def model_outputs_with_state(submission: Submission, state: dict[str, torch.Tensor], X: torch.Tensor) -> object:
     """The outputs on ``X`` of a ``Model(4, 16, 3)`` given the parameters ``state``."""
-    model = submission.Model(**IRIS_SIZES)
-    model.load_state_dict(state)
-    return outputs(model, X)
+    return outputs(started_at(submission.Model(**IRIS_SIZES), state), X)
 
 
 @probe("accuracy")
@@ -152,66 +176,66 @@ def mlp_training_run(
     num_epochs: int,
     device: str,
     students_model: bool,
+    initial: dict[str, torch.Tensor] | None = None,
+    order_seed: int | None = None,
 ) -> dict[str, object]:
     """The lecture's Iris training recipe with ``train_mlp``: seed, DataLoader, model, optimizer, train.
 
     With ``students_model`` the model is the student's ``Model``; otherwise the grader's own
-    copy of the lecture's architecture, so that only ``train_mlp`` is tested.
+    copy of the lecture's architecture, so that only ``train_mlp`` is tested. It starts from
+    ``initial`` and draws its order from ``order_seed``, where given.
     """
     torch.manual_seed(seed)
     split = iris_split()
-    dataset = TensorDataset(split.X_train.to(device), split.y_train.to(device))
-    train_dl = DataLoader(dataset, batch_size=batch_size, shuffle=True)
-    model = (submission.Model(**IRIS_SIZES) if students_model else lecture_mlp(**IRIS_SIZES)).to(device)
-    initial = state_of(model)
+    train_dl = shuffled(TensorDataset(split.X_train.to(device), split.y_train.to(device)), batch_size, order_seed)
+    model = started_at(submission.Model(**IRIS_SIZES) if students_model else lecture_mlp(**IRIS_SIZES), initial)
+    model = model.to(device)
     optimizers = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
     chosen = optimizers[optimizer](model.parameters(), lr=learning_rate)
     histories = submission.train_mlp(model, train_dl, nn.CrossEntropyLoss(), chosen, num_epochs)
-    return {"histories": histories, "initial": initial, "final": state_of(model)}
+    return {"histories": histories, "final": state_of(model)}
 
 
 @probe("save_model")
-def whole_model_round_trip(submission: Submission, X: torch.Tensor) -> dict[str, object]:
-    """A ``Model`` saved with ``save_model`` and loaded with ``load_model``: outputs before and after."""
-    model = submission.Model(**IRIS_SIZES)
-    path = scratch_file("model.pt")
-    submission.save_model(model, str(path))
-    written = path.is_file()
-    loaded = submission.load_model(str(path))
-    return {
-        "written": written,
-        "new_object": loaded is not model,
-        "type": type(loaded).__name__,
-        "before": outputs(model, X),
-        "after": outputs(loaded, X),
-    }
+def saved_model_file(submission: Submission, state: dict[str, torch.Tensor], X: torch.Tensor) -> dict[str, object]:
+    """A ``Model`` with the parameters ``state``, saved with ``save_model``: the file's bytes, and its outputs on ``X``.
+
+    The grader never unpickles the file: only a new worker does (``model_loaded_from_file``).
+    """
+    model = started_at(submission.Model(**IRIS_SIZES), state)
+    with scratch_file("model.pt") as path:
+        submission.save_model(model, str(path))
+        file = path.read_bytes() if path.is_file() else None
+    return {"file": file, "output": outputs(model, X)}
+
+
+@probe("load_model")
+def model_loaded_from_file(submission: Submission, file: bytes, X: torch.Tensor) -> dict[str, object]:
+    """``load_model`` on the bytes another process's ``save_model`` wrote: the loaded model's outputs on ``X``."""
+    with scratch_file("model.pt") as path:
+        path.write_bytes(file)
+        loaded = submission.load_model(str(path))
+    return {"type": type(loaded).__name__, "output": outputs(loaded, X)}
 
 
 @probe("save_parameters")
-def saved_parameters_file(submission: Submission) -> dict[str, object]:
-    """The bytes ``save_parameters`` writes for a fresh ``Model``, and that model's parameters."""
-    model = submission.Model(**IRIS_SIZES)
-    path = scratch_file("parameters.pt")
-    submission.save_parameters(model, str(path))
-    return {"file": path.read_bytes() if path.is_file() else None, "state": state_of(model)}
-
-
-@probe("load_parameters")
-def parameters_round_trip(submission: Submission, X: torch.Tensor) -> dict[str, object]:
-    """A ``Model`` saved with ``save_parameters`` and loaded with ``load_parameters``: outputs before and after."""
-    model = submission.Model(**IRIS_SIZES)
-    path = scratch_file("parameters.pt")
-    submission.save_parameters(model, str(path))
-    loaded = submission.load_parameters(str(path), **IRIS_SIZES)
-    return {"type": type(loaded).__name__, "before": outputs(model, X), "after": outputs(loaded, X)}
+def saved_parameters_file(submission: Submission, state: dict[str, torch.Tensor], X: torch.Tensor) -> dict[str, object]:
+    """A ``Model`` with the parameters ``state``, saved with ``save_parameters``: the file's bytes, and its outputs
+    on ``X``."""
+    model = started_at(submission.Model(**IRIS_SIZES), state)
+    with scratch_file("parameters.pt") as path:
+        submission.save_parameters(model, str(path))
+        file = path.read_bytes() if path.is_file() else None
+    return {"file": file, "output": outputs(model, X)}
 
 
 @probe("load_parameters")
 def load_parameters_from_file(submission: Submission, file: bytes, X: torch.Tensor) -> dict[str, object]:
-    """``load_parameters`` on a file the grader wrote: the loaded model's outputs on ``X``."""
-    path = scratch_file("grader_parameters.pt")
-    path.write_bytes(file)
-    loaded = submission.load_parameters(str(path), **IRIS_SIZES)
+    """``load_parameters`` on a file another process wrote (the grader, or the student's ``save_parameters``
+    in another worker): the loaded model's outputs on ``X``."""
+    with scratch_file("parameters.pt") as path:
+        path.write_bytes(file)
+        loaded = submission.load_parameters(str(path), **IRIS_SIZES)
     return {"type": type(loaded).__name__, "output": outputs(loaded, X)}
 
 

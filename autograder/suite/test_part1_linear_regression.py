@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from autograder.suite import probes, strategies
-from autograder.suite.checks import assert_close, expect_float_list, expect_tensor
-from autograder.suite.data import toy_regression_dataset
+from autograder.suite.checks import assert_close, expect_float_list, expect_tensor, trained_as_the_reference
+from autograder.suite.data import random_parameters, toy_regression_dataset
 
 pytestmark = pytest.mark.part("Part 1: linear regression")
 
@@ -90,12 +90,20 @@ def test_sgd_step_moves_each_parameter_against_its_gradient(student):
 @pytest.mark.checks("sgd_step")
 @pytest.mark.points(1)
 def test_sgd_step_updates_in_place(student):
-    """sgd_step changes the given tensors themselves, which stay leaves that require grad."""
+    """sgd_step changes the given tensors in place, and they stay leaves that require grad."""
     after = student.run(probes.sgd_step_update, values=SGD_VALUES, grads=SGD_GRADS, learning_rate=0.1)
-    moved = [not torch.equal(value, before) for value, before in zip(after["values"], SGD_VALUES)]
-    assert all(after["same_storage"]) and all(moved), (
-        "sgd_step should update each tensor in place (p -= ...); rebinding a name "
-        "(p = p - ...) leaves the caller's tensors unchanged."
+    values = [expect_tensor(value, "a parameter after sgd_step", before.shape)
+              for value, before in zip(after["values"], SGD_VALUES)]
+    sharing = [expect_tensor(value, "a parameter after sgd_step", before.shape)
+               for value, before in zip(after["sharing"], SGD_VALUES)]
+    assert any(not torch.equal(value, before) for value, before in zip(values, SGD_VALUES)), (
+        "sgd_step left the caller's parameters as they were: rebinding a name inside it (p = p - ...) changes "
+        "nothing outside. Update each tensor in place (p -= ..., inside torch.no_grad())."
+    )
+    assert all(torch.equal(old, new) for old, new in zip(sharing, values)), (
+        "sgd_step gave the parameters new values in new memory (p.data = p.data - ... replaces a tensor's storage), "
+        "so whatever still shares the old memory (a view, an optimizer's state) keeps the old values. "
+        "Update each tensor in place instead: p -= learning_rate * p.grad, inside torch.no_grad()."
     )
     assert all(after["leaf_requires_grad"]), (
         "after sgd_step each parameter should still be a leaf tensor that requires grad: "
@@ -115,33 +123,48 @@ def test_sgd_step_leaves_the_next_backward_starting_from_zero(student):
                      "optimizer.zero_grad() does); otherwise the next backward() adds to the old gradient.")
 
 
+@pytest.fixture
+def start(unforeseeable_seed: int) -> dict[str, torch.Tensor]:
+    """A weight and a bias the grader draws afresh each grading, as ``nn.Linear(1, 1)`` holds them."""
+    return random_parameters({"weight": (1, 1), "bias": (1,)}, unforeseeable_seed)
+
+
+def unforeseeable_run(order_seed: int) -> dict[str, object]:
+    """A short training run whose order is drawn from ``order_seed`` (its start is given apart)."""
+    return {"seed": 0, "batch_size": 3, "learning_rate": 0.01, "num_epochs": 5, "order_seed": order_seed}
+
+
 @pytest.mark.checks("train_linear_regression")
 @pytest.mark.points(2)
-def test_train_linear_regression_reproduces_the_lecture(student):
-    """The lecture's run (seed 1, lr 0.001, 200 epochs) ends at its published weight and bias."""
+def test_train_linear_regression_reproduces_the_lecture(student, reference_if_present, start, unforeseeable_seed):
+    """The lecture's run (seed 1, lr 0.001, 200 epochs) ends at its published weight and bias, by training."""
     run = student.run(probes.linear_regression_run, **LECTURE)
     assert_close(
         run["final"], torch.tensor(LECTURE_BY_HAND),
         "After the lecture's run, (weight, bias) should be the lecture's final parameters.",
         rtol=1e-4, atol=1e-4,
     )
+    initial = torch.cat([start["weight"][0], start["bias"]])
+    trained_as_the_reference(student, reference_if_present, probes.linear_regression_run,
+                             {**unforeseeable_run(unforeseeable_seed), "initial": initial}, "train_linear_regression")
 
 
 @pytest.mark.checks("train_linear_regression")
 @pytest.mark.points(1)
-def test_train_linear_regression_returns_epoch_mean_losses(student):
+def test_train_linear_regression_returns_epoch_mean_losses(student, start):
     """With learning rate 0 every epoch's entry is the mean squared error over the whole data set."""
     # Batches of 3, 3, 3 and 1: a plain mean of the batch losses would differ.
-    run = student.run(probes.linear_regression_run, seed=1, batch_size=3, learning_rate=0.0, num_epochs=3)
+    initial = torch.cat([start["weight"][0], start["bias"]])
+    run = student.run(probes.linear_regression_run, seed=1, batch_size=3, learning_rate=0.0, num_epochs=3,
+                      initial=initial)
     history = expect_float_list(run["history"], 3, "train_linear_regression's loss history")
-    expected = toy_mse(*run["initial"])
-    assert_close(torch.tensor(history), torch.full((3,), expected), EPOCH_MEAN)
+    assert_close(torch.tensor(history), torch.full((3,), toy_mse(*initial)), EPOCH_MEAN)
 
 
 @pytest.mark.checks("train_nn_regression")
 @pytest.mark.points(2)
-def test_train_nn_regression_reproduces_the_lecture(student):
-    """nn.Linear + optim.SGD, continuing the lecture's random stream, ends at its second pair of parameters."""
+def test_train_nn_regression_reproduces_the_lecture(student, reference_if_present, start, unforeseeable_seed):
+    """nn.Linear + optim.SGD, continuing the lecture's random stream, ends at its second pair of parameters, by training."""
     run = student.run(probes.nn_regression_run, replay_epochs=LECTURE["num_epochs"], **LECTURE)
     final = torch.stack([run["final"]["weight"][0, 0], run["final"]["bias"][0]])
     assert_close(
@@ -149,16 +172,19 @@ def test_train_nn_regression_reproduces_the_lecture(student):
         "After the lecture's nn.Linear run, (weight, bias) should be the lecture's final parameters.",
         rtol=1e-4, atol=1e-4,
     )
+    trained_as_the_reference(student, reference_if_present, probes.nn_regression_run,
+                             {**unforeseeable_run(unforeseeable_seed), "replay_epochs": 0, "initial": start},
+                             "train_nn_regression")
 
 
 @pytest.mark.checks("train_nn_regression")
 @pytest.mark.points(1)
-def test_train_nn_regression_returns_epoch_mean_losses(student):
+def test_train_nn_regression_returns_epoch_mean_losses(student, start):
     """With learning rate 0 every epoch's entry is the mean squared error over the whole data set."""
-    run = student.run(probes.nn_regression_run, seed=0, replay_epochs=0, batch_size=3, learning_rate=0.0, num_epochs=2)
+    run = student.run(probes.nn_regression_run, seed=0, replay_epochs=0, batch_size=3, learning_rate=0.0, num_epochs=2,
+                      initial=start)
     history = expect_float_list(run["history"], 2, "train_nn_regression's loss history")
-    expected = toy_mse(run["initial"]["weight"][0], run["initial"]["bias"])
-    assert_close(torch.tensor(history), torch.full((2,), expected), EPOCH_MEAN)
+    assert_close(torch.tensor(history), torch.full((2,), toy_mse(start["weight"][0], start["bias"])), EPOCH_MEAN)
 
 
 @pytest.mark.checks("train_linear_regression")

@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 from torch import nn
 
 from autograder.suite import probes, strategies
-from autograder.suite.checks import assert_close, expect_float_list, expect_mlp_state, expect_tensor
-from autograder.suite.data import IRIS_SIZES, iris_split, mlp_parameter_shapes, mlp_probabilities, trusted_accuracy
+from autograder.suite.checks import (assert_close, expect_float_list, expect_mlp_state, expect_tensor,
+                                     trained_as_the_reference)
+from autograder.suite.data import (IRIS_SIZES, iris_split, mlp_parameter_shapes, mlp_probabilities, random_parameters,
+                                   trusted_accuracy)
 
 pytestmark = pytest.mark.part("Part 2: the Iris MLP")
 
@@ -80,16 +82,28 @@ def test_accuracy_is_the_fraction_of_correct_argmax_predictions(student, scores,
     )
 
 
+@pytest.fixture
+def start(unforeseeable_seed: int) -> dict[str, torch.Tensor]:
+    """Parameters of the lecture's MLP that the grader draws afresh each grading."""
+    return random_parameters(mlp_parameter_shapes(**IRIS_SIZES), unforeseeable_seed)
+
+
+def unforeseeable_run(start: dict[str, torch.Tensor], order_seed: int, students_model: bool) -> dict[str, object]:
+    """A short run of the lecture's recipe from ``start``, in an order drawn from ``order_seed``."""
+    return {"seed": 0, "batch_size": 4, "optimizer": "adam", "learning_rate": 0.01, "num_epochs": 3, "device": "cpu",
+            "students_model": students_model, "initial": start, "order_seed": order_seed}
+
+
 @pytest.mark.checks("train_mlp")
 @pytest.mark.points(2)
-def test_train_mlp_histories_are_epoch_averages(student, iris):
+def test_train_mlp_histories_are_epoch_averages(student, iris, start):
     """With learning rate 0, each epoch's loss and accuracy are those of the whole training set."""
     setup = {"seed": 0, "batch_size": 7, "optimizer": "sgd", "learning_rate": 0.0, "num_epochs": 2}
-    run = student.run(probes.mlp_training_run, device="cpu", students_model=False, **setup)
+    run = student.run(probes.mlp_training_run, device="cpu", students_model=False, initial=start, **setup)
     loss_hist, accuracy_hist = expect_histories(run["histories"], 2)
     with torch.no_grad():
-        expected_loss = nn.CrossEntropyLoss()(mlp_probabilities(run["initial"], iris.X_train), iris.y_train).item()
-    expected_accuracy = trusted_accuracy(run["initial"], iris.X_train, iris.y_train)
+        expected_loss = nn.CrossEntropyLoss()(mlp_probabilities(start, iris.X_train), iris.y_train).item()
+    expected_accuracy = trusted_accuracy(start, iris.X_train, iris.y_train)
     assert_close(
         torch.tensor(loss_hist), torch.full((2,), expected_loss),
         "loss_hist[epoch] should be the loss averaged over all the epoch's examples "
@@ -105,7 +119,8 @@ def test_train_mlp_histories_are_epoch_averages(student, iris):
 @pytest.mark.checks("train_mlp")
 @pytest.mark.points(3)
 @pytest.mark.runs_early(probes.mlp_training_run, students_model=True, **LECTURE)
-def test_train_mlp_reaches_90_percent_test_accuracy(student, iris, device, extra_data):
+def test_train_mlp_reaches_90_percent_test_accuracy(student, reference_if_present, iris, device, extra_data, start,
+                                                    unforeseeable_seed):
     """Trained with the lecture's recipe, Model reaches at least 0.9 accuracy on the held-out test set."""
     run = student.run(probes.mlp_training_run, device=device.type, students_model=True, **LECTURE)
     # The grader computes the accuracy itself, from the trained parameters.
@@ -122,18 +137,20 @@ def test_train_mlp_reaches_90_percent_test_accuracy(student, iris, device, extra
         f"batches of 2, on {device.type}) the test accuracy is {test_accuracy:.3f}; "
         f"it should be at least {REQUIRED_TEST_ACCURACY} (the lecture reaches 0.98)."
     )
+    trained_as_the_reference(student, reference_if_present, probes.mlp_training_run,
+                             unforeseeable_run(start, unforeseeable_seed, students_model=True), "train_mlp with Model")
 
 
 @pytest.mark.checks("train_mlp")
 @pytest.mark.points(2)
-def test_train_mlp_matches_the_reference(student, reference):
-    """train_mlp gives the reference's loss and accuracy histories for the same seed, data and model."""
-    setup = {"seed": 3, "batch_size": 4, "optimizer": "adam", "learning_rate": 0.01, "num_epochs": 5,
-             "device": "cpu", "students_model": False}
+def test_train_mlp_matches_the_reference(student, reference, start, unforeseeable_seed):
+    """train_mlp gives the reference's histories and parameters for the same start, data and order."""
+    setup = unforeseeable_run(start, unforeseeable_seed, students_model=False)
     run, expected = (s.run(probes.mlp_training_run, **setup) for s in (student, reference))
-    loss_hist, accuracy_hist = expect_histories(run["histories"], 5)
+    loss_hist, accuracy_hist = expect_histories(run["histories"], setup["num_epochs"])
     assert_close(torch.tensor(loss_hist), torch.tensor(expected["histories"][0]), "loss_hist should match the reference's.")
     assert_close(torch.tensor(accuracy_hist), torch.tensor(expected["histories"][1]), "accuracy_hist should match the reference's.")
+    assert_close(run["final"], expected["final"], "The trained parameters should be the reference's.")
 
 
 @pytest.mark.checks("Model")
