@@ -103,6 +103,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "process may use more than one CPU")
     group.addoption("--require-confinement", action="store_true",
                     help="stop, rather than grade, where student code cannot be confined")
+    group.addoption("--allow-unconfined", action="store_true",
+                    help="grade with the reference present even where student code cannot be confined (then any "
+                    "submission could read the reference or forge its grade); without it such a grading stops")
     group.addoption("--protect", type=Path, action="append", default=[],
                     help="a folder student code must not read, besides the reference "
                     "(e.g. the class's submissions); repeat for several")
@@ -121,13 +124,33 @@ def pytest_configure(config: pytest.Config) -> None:
     # Hypothesis keeps files (a cache of constants) in ./.hypothesis: not in the student's folder.
     config.stash[HYPOTHESIS_HOME] = tempfile.mkdtemp(prefix="autograder-hypothesis-")
     set_hypothesis_home_dir(config.stash[HYPOTHESIS_HOME])
-    confinement = config.stash[CONFINEMENT] = confinement_for(config)
-    if config.getoption("require_confinement") and not confinement.active:
-        raise pytest.UsageError(f"student code cannot be confined here, so nothing was graded: {confinement.description}")
+    # Workers are forked with all they need already imported, so that they need nothing else from disk
+    # (a course folder other users cannot enter); the confinement's trial is such a fork too.
     preload(PROBE_MODULES)
+    confinement = config.stash[CONFINEMENT] = confinement_for(config)
+    if not confinement.active:
+        refuse_unconfined(config, confinement)
     zygote = config.stash[ZYGOTE] = start_zygote(confinement)
     config.stash[STUDENT] = RemoteSubmission(config.getoption("submission"), "student", limits(config), zygote,
                                              confinement, PROBE_MODULES)
+
+
+def refuse_unconfined(config: pytest.Config, confinement: Confinement) -> None:
+    """Stop before grading where student code would run unconfined and that is not allowed: always with
+    ``--require-confinement``, and wherever the reference is present (an official grade) unless told
+    ``--allow-unconfined``. A student's own check, without the reference, runs unconfined: there is nothing
+    to steal, and only their own score to spoil."""
+    reference = config.getoption("reference")
+    if config.getoption("require_confinement"):
+        raise pytest.UsageError(f"student code cannot be confined here, so nothing was graded: {confinement.description}")
+    if reference.is_dir() and not config.getoption("allow_unconfined"):
+        raise pytest.UsageError(
+            f"nothing was graded: the reference solutions are here ({reference}), so this grade would be official, "
+            f"and student code cannot be confined on this machine ({confinement.description}), so any submission "
+            "could read the reference or forge its grade. Grade on Linux as root, where student code runs in "
+            "namespaces or as a user of its own; or pass --allow-unconfined to grade anyway, and say so to whoever "
+            "reads the grade."
+        )
 
 
 def confinement_for(config: pytest.Config) -> Confinement:

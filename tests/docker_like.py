@@ -11,7 +11,9 @@ restrictions emulated here, on this machine's kernel:
 - seccomp: a filter, built with libseccomp, refuses ``unshare``, ``setns``, ``mount``,
   ``umount2`` and ``pivot_root`` with EPERM, ``clone`` with any namespace flag with EPERM,
   and ``clone3`` with ENOSYS (so that libc falls back to ``clone``), as Docker's default
-  profile does for a container without ``CAP_SYS_ADMIN``.
+  profile does for a container without ``CAP_SYS_ADMIN``;
+- cgroups: the cgroup file system is read-only, as Docker mounts it in a container (done
+  first, in a mount namespace of the command's own, so that the machine's stays as it is).
 
 What it does not emulate: the container's own file system (the command sees this machine's
 files, which is harder on the grader, not easier) and its network (left as it is).
@@ -24,6 +26,11 @@ import os
 import shutil
 import sys
 from pathlib import Path
+
+# Run as a script, this file's folder is on sys.path, not the repository's.
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
+from autograder.boundary import memory  # noqa: E402
+from autograder.boundary.memory import SCMP_CMP_MASKED_EQ, ArgumentComparison  # noqa: E402
 
 DOCKER_DEFAULT_CAPABILITIES = {
     "chown", "dac_override", "fowner", "fsetid", "kill", "setgid", "setuid", "setpcap",
@@ -42,20 +49,9 @@ CAPABILITIES = (
 CAPSH = shutil.which("capsh") or shutil.which("capsh", path="/usr/sbin:/sbin:/usr/bin:/bin")
 NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000,
                    0x00000080)  # CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET, NEWTIME
-SCMP_ACT_ALLOW = 0x7FFF0000
-SCMP_CMP_MASKED_EQ = 7
-SCMP_FLTATR_CTL_NNP = 3
-
-
-def errno_action(number: int) -> int:
-    """libseccomp's SCMP_ACT_ERRNO(number)."""
-    return 0x00050000 | (number & 0xFFFF)
-
-
-class ArgumentComparison(ctypes.Structure):
-    """libseccomp's ``struct scmp_arg_cmp``."""
-
-    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64)]
+CLONE_NEWNS = 0x00020000
+MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x1, 0x20, 0x1000, 0x4000, 1 << 18
+CGROUPS = "/sys/fs/cgroup"
 
 
 def available() -> str | None:
@@ -71,30 +67,20 @@ def available() -> str | None:
 
 def install_seccomp_filter() -> None:
     """Refuse new namespaces and mounts to this process and everything it starts, as Docker's default profile does."""
-    seccomp = ctypes.CDLL(ctypes.util.find_library("seccomp"), use_errno=True)
-    seccomp.seccomp_init.restype = ctypes.c_void_p
-    seccomp.seccomp_init.argtypes = [ctypes.c_uint32]
-    seccomp.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
-    seccomp.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint,
-                                               ctypes.POINTER(ArgumentComparison)]
-    seccomp.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
-    seccomp.seccomp_load.argtypes = [ctypes.c_void_p]
-    context = seccomp.seccomp_init(SCMP_ACT_ALLOW)
+    rules = [(name, errno.EPERM, ()) for name in ("unshare", "setns", "mount", "umount2", "pivot_root")]
+    rules += [("clone", errno.EPERM, (ArgumentComparison(0, SCMP_CMP_MASKED_EQ, flag, flag),)) for flag in NAMESPACE_FLAGS]
+    rules.append(("clone3", errno.ENOSYS, ()))
+    memory.install_seccomp_filter(rules, no_new_privs=False)  # Docker does not set no_new_privs
 
-    def refuse(name: str, number: int, *comparisons: ArgumentComparison) -> None:
-        syscall = seccomp.seccomp_syscall_resolve_name(name.encode())
-        array = (ArgumentComparison * len(comparisons))(*comparisons)
-        if seccomp.seccomp_rule_add_array(context, errno_action(number), syscall, len(comparisons), array) != 0:
-            raise OSError(f"seccomp: could not add a rule for {name}")
 
-    for name in ("unshare", "setns", "mount", "umount2", "pivot_root"):
-        refuse(name, errno.EPERM)
-    for flag in NAMESPACE_FLAGS:
-        refuse("clone", errno.EPERM, ArgumentComparison(0, SCMP_CMP_MASKED_EQ, flag, flag))
-    refuse("clone3", errno.ENOSYS)
-    seccomp.seccomp_attr_set(context, SCMP_FLTATR_CTL_NNP, 0)  # Docker does not set no_new_privs
-    if seccomp.seccomp_load(context) != 0:
-        raise OSError("seccomp: the filter could not be loaded")
+def cgroups_read_only() -> None:
+    """In a mount namespace of this process's own, every cgroup mount read-only, as in a Docker container."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNS) != 0 or libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        raise OSError(ctypes.get_errno(), "a mount namespace for the Docker-like setting")
+    mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    for mount in (m for m in mounts if m == CGROUPS or m.startswith(CGROUPS + "/")):
+        libc.mount(None, mount.encode(), None, MS_BIND | MS_REMOUNT | MS_RDONLY, None)
 
 
 def dropped_capabilities() -> list[str]:
@@ -109,6 +95,7 @@ def command(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str]) -> None:
+    cgroups_read_only()
     install_seccomp_filter()
     drop = ",".join(dropped_capabilities())
     os.execv(CAPSH, [CAPSH, f"--drop={drop}", "--", "-c", 'exec "$0" "$@"', *argv])

@@ -16,7 +16,7 @@ Three modes, the strongest this machine allows, each tried for real before it is
 """
 
 import ctypes
-import importlib.util
+import importlib
 import itertools
 import os
 import random
@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from autograder.boundary.channel import Channel
+from autograder.boundary.memory import cgroup_parent, join_new_cgroup, refuse_uncounted_memory
 from autograder.fingerprint import PACKAGE_DIR
 
 SANDBOX_SCRIPT = Path(__file__).with_name("sandbox.sh")
@@ -73,6 +74,7 @@ class Confinement:
     uid: int | None = None  # the worker's own uid, where it has one
     bound: tuple[str, ...] = ()  # namespaces: what the new root holds, read-only
     notes: str = ""  # what only this run did or met (the uid, folders it closed), for the log
+    cgroup: str | None = None  # the memory cgroup under which each worker gets one of its own, where one can be made
 
     @property
     def active(self) -> bool:
@@ -97,8 +99,9 @@ class Confinement:
         uid = free_uid()
         return replace(self, uid=uid, notes=self.notes.replace(f"(uid {self.uid})", f"(uid {uid})"))
 
-    def start(self, workdir: str, body: Callable[[Channel], None]) -> tuple[int, Channel]:
-        """Fork a process that confines itself to ``workdir`` and then runs ``body`` with its end of a channel.
+    def start(self, workdir: str, body: Callable[[Channel], None], memory_mb: int | None = None) -> tuple[int, Channel]:
+        """Fork a process that confines itself to ``workdir`` (all its memory capped at ``memory_mb``, where a cgroup
+        can count it) and then runs ``body`` with its end of a channel.
 
         Returns the pid of the confined process, a child of the caller (which must be a child
         subreaper: see ``become_subreaper``) that only the caller reaps, and the caller's end.
@@ -109,7 +112,7 @@ class Confinement:
         if pid == 0:  # nothing in this branch returns
             os.close(report)
             ours.close()
-            confined_child(self, workdir, theirs, reported, body)
+            confined_child(self, workdir, theirs, reported, body, memory_mb)
         os.close(reported)
         theirs.close()
         with os.fdopen(report, "rb") as pipe:
@@ -151,6 +154,11 @@ class Confinement:
         sys.path[:] = [str(PACKAGE_DIR.parent), *(entry for entry in sys.path if os.path.isabs(entry))]
         if self.active:
             drop_privileges(self.uid)
+            if self.cgroup is None:
+                try:
+                    refuse_uncounted_memory()
+                except OSError:
+                    pass  # no libseccomp: the files it holds are still watched (FileWatch), not memfds
         os.environ.clear()
         os.environ.update(worker_environment(workdir))
 
@@ -253,8 +261,13 @@ def close_other_files(keep: set[int]) -> None:
     os.closerange(low, os.sysconf("SC_OPEN_MAX"))
 
 
+def cgroup_name(workdir: str) -> str:
+    """The name of the memory cgroup of the worker whose work folder is ``workdir``."""
+    return f"autograder-worker-{Path(workdir).name}"
+
+
 def confined_child(confinement: "Confinement", workdir: str, connection: socket.socket, reported: int,
-                   body: Callable[[Channel], None]) -> NoReturn:
+                   body: Callable[[Channel], None], memory_mb: int | None = None) -> NoReturn:
     """A newly forked process: confine itself, then run ``body``; say on the channel if confining failed."""
     code = 1
     try:
@@ -265,6 +278,8 @@ def confined_child(confinement: "Confinement", workdir: str, connection: socket.
         close_other_files({connection.fileno(), reported})
         channel = Channel(connection)
         try:
+            if confinement.cgroup is not None and memory_mb:
+                join_new_cgroup(Path(confinement.cgroup), cgroup_name(workdir), memory_mb)
             inner = confinement.isolate()
             if inner:  # this process only entered the namespaces; its child goes on
                 os.write(reported, str(inner).encode())
@@ -363,13 +378,15 @@ def find_confinement(protected: list[Path], choice: str = "auto") -> Confinement
     protected = [path.resolve() for path in protected]
     become_subreaper()
     reasons = []
+    found = cgroup_parent() if os.geteuid() == 0 else None
+    cgroup, counted = (None, "") if found is None else (str(found), "; all its memory counted by a cgroup")
     if choice in ("auto", "namespaces"):
         uid = free_uid() if os.geteuid() == 0 else None
         confinement = Confinement(
             "namespaces",
             "own mount, network, IPC and PID namespaces over a root holding only Python and this package, "
-            "read-only" + ("; a uid of its own; no capabilities" if uid is not None else "; no capabilities"),
-            uid, tuple(environment_paths(protected)), "" if uid is None else f"(uid {uid})")
+            "read-only" + ("; a uid of its own; no capabilities" if uid is not None else "; no capabilities") + counted,
+            uid, tuple(environment_paths(protected)), "" if uid is None else f"(uid {uid})", cgroup)
         problems = trial(confinement, protected)
         if not problems:
             return confinement
@@ -381,19 +398,18 @@ def find_confinement(protected: list[Path], choice: str = "auto") -> Confinement
             uid = free_uid()
             confinement = Confinement(
                 "user", "a uid of its own, no capabilities, no access to the reference "
-                "or the course's folders", uid, notes=f"(uid {uid})")
+                "or the course's folders" + counted, uid, notes=f"(uid {uid})", cgroup=cgroup)
             # Where student code runs as another uid, permissions are what keep it from the answers:
             # any access of other users (reading, or only passing through, as 0711 allows) is taken off.
             exposed = [p for p in protected if p.exists() and p.lstat().st_mode & 0o007 and restrictable(p)]
             if exposed:
                 restrict(exposed)
-                confinement = Confinement(confinement.mode, confinement.description, uid, notes=(
+                confinement = replace(confinement, notes=(
                     f"{confinement.notes} (made unreadable to other users: {', '.join(map(str, exposed))})"))
             problems = trial(confinement, protected)
             if not problems:
                 if reasons:  # say why not namespaces, for whoever wonders
-                    confinement = Confinement(confinement.mode, confinement.description, uid,
-                                              notes=f"{confinement.notes} ({reasons[0]})")
+                    confinement = replace(confinement, notes=f"{confinement.notes} ({reasons[0]})")
                 return confinement
             reasons.append(f"a worker as another user is not confined here ({explain(problems)})")
     return unconfined("; ".join(reasons))
@@ -439,8 +455,9 @@ def trial_findings(paths: list[str], package: str) -> dict[str, list[str]]:
         except OSError:
             pass
     for module in TRIAL_MODULES:
-        spec = importlib.util.find_spec(module)
-        if spec is None or spec.origin is None or not os.path.exists(spec.origin):  # on disk, not only in memory
+        try:  # imported already where the grader preloaded it: a worker needs it from disk only otherwise
+            importlib.import_module(module)
+        except (ImportError, OSError):
             problems["missing"].append(module)
     return {kind: items for kind, items in problems.items() if items}
 

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.boundary.channel import MessageRefused, ValueBudget
-from autograder.boundary.confinement import Confinement
+from autograder.boundary.confinement import SHARED_TEMPORARY, Confinement
+from autograder.boundary.memory import FileWatch
 from autograder.boundary.messages import StudentCodeFailed
 from autograder.boundary.notebook import Cell, SubmittedNotebooks, read_submission
 from autograder.boundary.zygote import SpawnedWorkers, Zygote
@@ -87,6 +88,7 @@ class Worker:
         self._channel = None
         self._pid: int | None = None
         self._workdir: str | None = None
+        self._watch: FileWatch | None = None
 
     def _start(self) -> None:
         """Start a worker that has loaded its notebook, where it can be loaded."""
@@ -108,8 +110,13 @@ class Worker:
         # Under namespaces a private, empty tmpfs covers this folder; as another user, it is that user's.
         self._workdir = workdir = tempfile.mkdtemp(prefix=f"autograder-{self.label}-")
         self.confinement.prepare(workdir)
-        self._pid, self._channel = self.zygote.spawn(workdir, self.confinement.uid)
+        self._pid, self._channel = self.zygote.spawn(workdir, self.confinement.uid, self.limits.memory_mb)
         self._channel.limit = self.limits.reply_bytes
+        if self.confinement.mode == "user" and self.confinement.cgroup is None and self.limits.memory_mb:
+            # No cgroup counts what its uid holds in files in shared memory: the grader does.
+            pid = self._pid
+            self._watch = FileWatch(self.confinement.uid, [*SHARED_TEMPORARY, workdir], self.limits.memory_mb,
+                                    lambda: self.zygote.end(pid))
         problems = {**self.submitted.problems, **self.budget.unloadable}
         cells = [] if self.notebook in problems else self.submitted.cells.get(self.notebook, [])
         loading, timeout = False, STARTUP_SECONDS
@@ -150,14 +157,16 @@ class Worker:
 
     def stop(self) -> None:
         """End the worker and every process it started."""
+        if self._watch is not None:
+            self._watch.stop()
         if self._channel is not None:
             self._channel.close()
         if self._pid is not None:
+            self.confinement.clean_up()  # every process of its uid first, so that its cgroup is empty when removed
             self.zygote.end(self._pid)
-            self.confinement.clean_up()
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
-        self._channel = self._pid = self._workdir = None
+        self._channel = self._pid = self._workdir = self._watch = None
 
     def renew(self) -> None:
         """End the worker, so that the next request is answered by a new one; not a restart: nothing failed."""

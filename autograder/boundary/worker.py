@@ -31,10 +31,11 @@ MAX_FILE_BYTES = 256 * 2**20
 # memory cap (on a 16-core machine, OpenBLAS's alone broke a 2 GB cap), and a process must have
 # no other thread when it forks the zygote.
 ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-# What the assignment's notebooks and the grader's scenarios import, loaded once before the
-# zygote forks (see preload).
+# What the assignment's notebooks (their grade cells too) and the grader's scenarios import, loaded once
+# before the zygote forks (see preload): a worker then needs nothing from disk.
 PRELOADED = ("numpy", "torch", "torch.nn", "torch.optim", "torch.utils.data", "matplotlib.pyplot",
-             "sklearn.datasets", "sklearn.model_selection", "autograder.boundary.codec", "autograder.boundary.notebook")
+             "sklearn.datasets", "sklearn.model_selection", "autograder.boundary.codec", "autograder.boundary.notebook",
+             "autograder.cell")
 
 
 def preload(probe_modules: tuple[str, ...]) -> None:

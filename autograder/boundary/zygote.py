@@ -26,8 +26,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from autograder.boundary.channel import Channel
-from autograder.boundary.confinement import (PASSED_ON, Confinement, become_subreaper, close_other_files, end_process,
-                                             libc)
+from autograder.boundary.confinement import (PASSED_ON, Confinement, become_subreaper, cgroup_name, close_other_files,
+                                             end_process, libc)
+from autograder.boundary.memory import remove_cgroup
 from autograder.boundary.worker import ONE_THREAD, serve
 from autograder.fingerprint import PACKAGE_DIR
 
@@ -52,11 +53,11 @@ class Zygote:
         self.pid, self.control = pid, ours
         self.lock = threading.Lock()  # one request at a time: a worker may be started from another thread
 
-    def spawn(self, workdir: str, uid: int | None) -> tuple[int, Channel]:
-        """A new worker confined to ``workdir``, as ``uid`` where workers get a uid of their own: its pid and
-        the grader's end of its channel."""
+    def spawn(self, workdir: str, uid: int | None, memory_mb: int | None = None) -> tuple[int, Channel]:
+        """A new worker confined to ``workdir``, as ``uid`` where workers get a uid of their own, all its memory
+        capped at ``memory_mb`` where a cgroup counts it: its pid and the grader's end of its channel."""
         with self.lock:
-            self.control.sendall(json.dumps({"spawn": workdir, "uid": uid}).encode())
+            self.control.sendall(json.dumps({"spawn": workdir, "uid": uid, "memory_mb": memory_mb}).encode())
             message, fds, _, _ = socket.recv_fds(self.control, CONTROL_BYTES, 1)
         reply = json.loads(message)
         if "error" in reply:
@@ -84,7 +85,7 @@ class SpawnedWorkers:
     def __init__(self) -> None:
         self.processes: dict[int, subprocess.Popen] = {}  # only ever one entry changed at a time: dict ops are atomic
 
-    def spawn(self, workdir: str, uid: int | None) -> tuple[int, Channel]:
+    def spawn(self, workdir: str, uid: int | None, memory_mb: int | None = None) -> tuple[int, Channel]:
         with socket.create_server(("127.0.0.1", 0)) as listener:
             listener.settimeout(SPAWN_SECONDS)
             token = secrets.token_hex(16)  # so that only the worker started here is taken
@@ -129,25 +130,36 @@ def run_zygote(confinement: Confinement, control: socket.socket) -> None:
     close_other_files({control.fileno()})
     forget_environment()
     running: set[int] = set()
+    cgroups: dict[int, str] = {}  # pid -> the work folder that names its cgroup, until the grader ends it
     while message := control.recv(CONTROL_BYTES):
         request = json.loads(message)
         if "spawn" in request:
             try:
-                pid, channel = replace(confinement, uid=request["uid"]).start(request["spawn"], serve)
+                pid, channel = replace(confinement, uid=request["uid"]).start(request["spawn"], serve,
+                                                                              request["memory_mb"])
             except OSError as error:
                 control.sendall(json.dumps({"error": str(error)}).encode())
             else:
                 running.add(pid)
+                cgroups[pid] = request["spawn"]
                 socket.send_fds(control, [json.dumps({"pid": pid}).encode()], [channel.connection.fileno()])
                 channel.close()
         else:
-            if request["end"] in running:
-                running.discard(request["end"])
-                end_process(request["end"])
+            end_worker(confinement, request["end"], running, cgroups)
             control.sendall(b"{}")
         reap_orphans(running)
-    for pid in running:
+    for pid in list(cgroups):
+        end_worker(confinement, pid, running, cgroups)
+
+
+def end_worker(confinement: Confinement, pid: int, running: set[int], cgroups: dict[int, str]) -> None:
+    """End a worker and everything it started, if it still runs, and remove its cgroup."""
+    if pid in running:
+        running.discard(pid)
         end_process(pid)
+    workdir = cgroups.pop(pid, None)
+    if workdir is not None and confinement.cgroup is not None:
+        remove_cgroup(Path(confinement.cgroup), cgroup_name(workdir))
 
 
 def reap_orphans(running: set[int]) -> None:

@@ -26,8 +26,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from autograder.boundary.confinement import Confinement, find_confinement
+from autograder.boundary.worker import preload
 from autograder.boundary.notebook import read_submitted_file
-from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, PARTS, REPO_ROOT, parts_of
+from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, PARTS, PROBE_MODULES, REPO_ROOT, parts_of
 from autograder.fingerprint import digest_files, files_under, grader_digest
 from autograder.instructor.launch import COMPLETED, grader_arguments, grader_environment
 from autograder.reports import class_report
@@ -86,8 +87,7 @@ class ClassGrader:
         # No student's code may read the class's submissions and results, nor run unconfined unless allowed.
         self.grader_options = [option for path in protected for option in ("--protect", str(path))]
         self.grader_options.append("--no-early-runs")  # the jobs keep every core busy already
-        if not allow_unconfined:
-            self.grader_options.append("--require-confinement")
+        self.grader_options.append("--allow-unconfined" if allow_unconfined else "--require-confinement")
         self._slots: queue.Queue[JobSlot] = queue.Queue()
         self._started: list[JobSlot] = []
         self._interrupted = False
@@ -223,6 +223,7 @@ def grade_class(submitted: Path, out: Path, reference: Path, assignment: str = A
         return 2
     out.mkdir(parents=True, exist_ok=True)
     protected = [submitted, out, *([feedback] if feedback is not None else [])]
+    preload(PROBE_MODULES)  # the trial is a fork of this process, as a grading's workers are of theirs
     confinement = find_confinement([reference, *protected])
     print(confinement.log_line)
     if not confinement.active and not allow_unconfined:

@@ -20,7 +20,7 @@ from pathlib import Path
 from autograder.boundary.messages import STUB_MESSAGE
 from autograder.contract import PARTS
 from autograder.reports.report import NOT_CHECKED, Graded, format_points, part_points, write_atomically
-from autograder.reports.similarity import MIN_SHARED, NOISE, THRESHOLD, NotebookMatch, Similarity
+from autograder.reports.similarity import MAX_ANSWER_CHARS, MIN_SHARED, NOISE, THRESHOLD, NotebookMatch, Similarity
 
 CLASS_REPORT = "class_report.html"
 HARDEST_SHOWN = 10  # checks in the "hardest checks" table; the rest are per part, folded
@@ -264,6 +264,9 @@ def similar(similarity: Similarity) -> str:
     for student, notebooks in sorted(similarity.unreadable.items()):
         parts.append(f"<p class=\"muted\">Not compared: {html.escape(student)}'s {html.escape(', '.join(notebooks))} "
                      "(not a readable notebook).</p>")
+    for student, notebooks in sorted(similarity.too_large.items()):
+        parts.append(f"<p class=\"muted\">Not compared: {html.escape(student)}'s {html.escape(', '.join(notebooks))} "
+                     f"(more than {MAX_ANSWER_CHARS // 1024} kB of answer code; read it yourself).</p>")
     return "".join(parts)
 
 

@@ -11,6 +11,7 @@ notebook.
 
 import io
 import itertools
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,9 @@ THRESHOLD = 0.7
 # ... and the common code is at least this many characters of filtered code, both sides together
 # (about four lines each): two short answers that agree are no evidence.
 MIN_SHARED = 200
+# The most answer code of one notebook that is compared: an honest one is a few kB, and the time and
+# memory of fingerprinting and comparing grow with it (8 MB took a minute and 1.7 GB).
+MAX_ANSWER_CHARS = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class Similarity:
 
     pairs: list[SimilarPair]
     unreadable: dict[str, list[str]] = field(default_factory=dict)  # student -> notebook names
+    too_large: dict[str, list[str]] = field(default_factory=dict)  # student -> notebooks with over MAX_ANSWER_CHARS
 
     @property
     def flagged(self) -> list[SimilarPair]:
@@ -83,13 +88,17 @@ def code_cells(notebook: str | bytes, answers_only: bool) -> str:
     """The code cells of the ``notebook`` (its JSON text), joined; with ``answers_only``, only nbgrader's
     solution cells (or every code cell, where the notebook has no cell marked as a solution).
 
-    Raises what nbformat raises for a text that is not a notebook.
+    Raises ``ValueError`` or what nbformat raises for a text that is not a notebook.
     """
-    cells = [cell for cell in nbformat.reads(notebook, as_version=4).cells if cell.cell_type == "code"]
+    content = json.loads(notebook)
+    if not (isinstance(content, dict) and content.get("nbformat") == 4):  # older: nbformat converts it
+        content = nbformat.reads(json.dumps(content), as_version=4)
+    cells = [cell for cell in content["cells"] if isinstance(cell, dict) and cell.get("cell_type") == "code"]
     if answers_only:
         solutions = [cell for cell in cells if cell.get("metadata", {}).get("nbgrader", {}).get("solution")]
         cells = solutions or cells
-    return "\n\n".join(cell.source for cell in cells)
+    return "\n\n".join("".join(map(str, s)) if isinstance(s := cell.get("source", ""), list) else str(s)
+                        for cell in cells)
 
 
 def fingerprint(code: str, boilerplate: np.ndarray | None = None, window: int = 1) -> CodeFingerprint:
@@ -124,9 +133,11 @@ def compare_class(submissions: dict[str, Path], starter_dir: Path, notebooks: li
 
     ``starter_dir`` holds the released notebooks, whose code is excluded. A missing notebook is
     not compared; an unreadable one, or one that is not a regular file (a link), is listed in
-    ``unreadable``: a submission's links are never followed.
+    ``unreadable``: a submission's links are never followed; one whose answers hold more than
+    ``MAX_ANSWER_CHARS`` characters, in ``too_large``.
     """
     unreadable: dict[str, list[str]] = {}
+    too_large: dict[str, list[str]] = {}
     prints: dict[str, dict[str, CodeFingerprint]] = {student: {} for student in submissions}
     for notebook in notebooks:
         boilerplate = starter_hashes(starter_dir / notebook) if (starter_dir / notebook).is_file() else None
@@ -138,10 +149,13 @@ def compare_class(submissions: dict[str, Path], starter_dir: Path, notebooks: li
             except Exception:  # noqa: BLE001 - any unreadable file is reported, whatever nbformat raised
                 unreadable.setdefault(student, []).append(notebook)
                 continue
+            if len(code) > MAX_ANSWER_CHARS:
+                too_large.setdefault(student, []).append(notebook)
+                continue
             prints[student][notebook] = fingerprint(code, boilerplate)
     pairs = []
     for first, second in itertools.combinations(sorted(submissions), 2):
         common = [n for n in notebooks if n in prints[first] and n in prints[second]]
         pairs.append(SimilarPair(first, second, {n: match(prints[first][n], prints[second][n]) for n in common}))
     pairs.sort(key=lambda pair: (-pair.similarity, pair.first, pair.second))
-    return Similarity(pairs, unreadable)
+    return Similarity(pairs, unreadable, too_large)

@@ -1,5 +1,6 @@
 """The grader's own copies of the lecture's data, and computations whose results it must trust."""
 
+import functools
 import importlib.util
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -34,11 +35,13 @@ class IrisSplit:
     y_test: torch.Tensor
 
 
+@functools.cache
 def iris_arrays() -> tuple[np.ndarray, np.ndarray]:
     """Iris as ``load_iris`` gives it: features float64 (150, 4), labels int64 (150,).
 
     Read from scikit-learn's own copy of the file, without importing scikit-learn, which
-    would add about 80 MB and half a second to the grader.
+    would add about 80 MB and half a second to the grader; once per process (``probes`` reads
+    it on import, so that workers forked later have it without reading scikit-learn's files).
     """
     package = importlib.util.find_spec("sklearn").submodule_search_locations[0]
     table = np.loadtxt(Path(package, "datasets", "data", "iris.csv"), delimiter=",", skiprows=1)

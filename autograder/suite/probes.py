@@ -17,9 +17,12 @@ from torch.overrides import TorchFunctionMode, resolve_name
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.data import DataLoader, TensorDataset
 
-from autograder.suite.data import IRIS_SIZES, iris_split, lecture_mlp, toy_regression_dataset
+from autograder.suite.data import IRIS_SIZES, iris_arrays, iris_split, lecture_mlp, toy_regression_dataset
 from autograder.boundary.notebook import Submission
 
+# Read now, in the grader, before any worker is forked: a worker running as a user of its own may not be
+# allowed to read scikit-learn's files.
+iris_arrays()
 # The gradient of the next backward() after sgd_step, per element: not 0, and unlike any test's old gradient.
 NEXT_GRADIENT = 0.25
 
