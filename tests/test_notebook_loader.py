@@ -132,3 +132,12 @@ def test_a_definition_cell_is_named_by_its_name(notebook_path):
         "03_activations.ipynb, the cell that starts with `def sgd_step`",
         "03_activations.ipynb, the cell that starts with `class Model`",
     ]
+
+
+def test_a_submission_is_read_once_and_a_later_rewrite_changes_nothing(notebook_path):
+    """The grader keeps the code it read first: a notebook rewritten on disk afterwards is not read again."""
+    write_notebook(notebook_path, "def relu(z):\n    return z")
+    submitted = read_submission(notebook_path.parent, "student")
+    write_notebook(notebook_path, "def relu(z):\n    return -z")
+    assert [cell.source for cell in submitted.cells[notebook_path.name]] == ["def relu(z):\n    return z"]
+    assert Submission(submitted, "loader_test_read_once").relu(3) == 3

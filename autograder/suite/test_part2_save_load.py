@@ -89,7 +89,7 @@ def test_load_parameters_reads_parameters_saved_by_the_grader(student, X_test, r
     """load_parameters loads a state dict written by torch.save into a Model with those parameters."""
     file = io.BytesIO()
     torch.save(random_state, file)
-    result = student.run(probes.load_parameters_from_file, file=file.getvalue(), X=X_test)
+    result = student.run_afresh(probes.load_parameters_from_file, file=file.getvalue(), X=X_test)
     assert_close(
         expect_tensor(result["output"], "the model from load_parameters", (len(X_test), 3)),
         mlp_probabilities(random_state, X_test),
@@ -104,6 +104,7 @@ def test_load_parameters_matches_the_reference(student, reference, X_test, rando
     """load_parameters on a file the grader wrote gives the reference's predictions."""
     file = io.BytesIO()
     torch.save(random_state, file)
-    result, expected = (s.run(probes.load_parameters_from_file, file=file.getvalue(), X=X_test) for s in (student, reference))
+    result = student.run_afresh(probes.load_parameters_from_file, file=file.getvalue(), X=X_test)
+    expected = reference.run(probes.load_parameters_from_file, file=file.getvalue(), X=X_test)
     assert_close(expect_tensor(result["output"], "the model from load_parameters", expected["output"].shape), expected["output"],
                  "The model from load_parameters should predict what the reference's does.")
