@@ -7,7 +7,9 @@ grades a class (``grade-all``, the reference present), and no check may cost one
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 
+import nbformat
 import pytest
 
 from autograder.contract import ASSIGNMENT_ID
@@ -51,11 +53,25 @@ REFERENCE_RELU = "    return torch.where(z > 0, z, torch.zeros_like(z))"
 
 @dataclass(frozen=True)
 class Variant:
-    """In ``notebook``, ``old`` (which occurs exactly once) becomes ``new``, another correct implementation."""
+    """In ``notebook``, ``old`` (which occurs exactly once) becomes ``new``, another correct implementation;
+    ``imports`` go at the top of the notebook's first code cell."""
 
     notebook: str
     old: str
     new: str
+    imports: str = ""
+
+
+def variant_submission(variant: Variant, directory: Path) -> Path:
+    """The reference notebooks with the variant written in."""
+    rewritten_submission(variant.notebook, variant.old, variant.new, directory)
+    if variant.imports:
+        path = directory / variant.notebook
+        notebook = nbformat.read(path, as_version=4)
+        first = next(cell for cell in notebook.cells if cell.cell_type == "code")
+        first.source = f"{variant.imports}\n{first.source}"
+        nbformat.write(notebook, path)
+    return directory
 
 
 VARIANTS = {
@@ -129,6 +145,71 @@ VARIANTS = {
     "relu_by_a_mask": Variant(ACTIVATIONS, REFERENCE_RELU, "    return z * (z > 0)"),
     # relu: maximum with zeros
     "relu_by_maximum": Variant(ACTIVATIONS, REFERENCE_RELU, "    return torch.maximum(z, torch.zeros_like(z))"),
+    # Written from scratch the ways students write them (issue 17): each must pass the from-scratch check too.
+    # sigmoid: through math.e, its exponent clamped where float32 would overflow
+    "sigmoid_through_math_e": Variant(ACTIVATIONS, REFERENCE_SIGMOID,
+                                      "    return 1 / (1 + math.e ** -z.clamp(-80, 80))", imports="import math"),
+    # sigmoid: a helper of the student's own, with a docstring and an isinstance guard
+    "sigmoid_with_a_helper_and_a_guard": Variant(ACTIVATIONS, REFERENCE_SIGMOID, """    if not isinstance(z, torch.Tensor):
+        raise TypeError("sigmoid takes a tensor")
+    return _stable_logistic(z)
+
+
+def _stable_logistic(z: torch.Tensor) -> torch.Tensor:
+    \"\"\"exp of minus |z| in both branches, so nothing overflows.\"\"\"
+    e = torch.exp(-torch.abs(z))
+    return torch.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))"""),
+    # sigmoid: through logaddexp, log(1 + exp(-z)) computed stably
+    "sigmoid_through_logaddexp": Variant(ACTIVATIONS, REFERENCE_SIGMOID,
+                                         "    return torch.exp(-torch.logaddexp(torch.zeros_like(z), -z))"),
+    # tanh: from the student's own sigmoid, written out with a local name
+    "tanh_through_a_sigmoid_of_its_own": Variant(ACTIVATIONS, "return 2 * sigmoid(2 * z) - 1",
+                                                 "twice = sigmoid(z * 2.0)\n    return twice * 2.0 - 1.0"),
+    # softmax: the max shift through torch.amax, then a division
+    "softmax_shifted_by_torch_amax": Variant(ACTIVATIONS, REFERENCE_SOFTMAX, """    exps = torch.exp(z - torch.amax(z, dim=dim, keepdim=True))
+    return exps / torch.sum(exps, dim=dim, keepdim=True)"""),
+    # softmax: the max taken from max's (values, indices) by position
+    "softmax_with_max_by_position": Variant(ACTIVATIONS, REFERENCE_SOFTMAX, """    m = z.max(dim, keepdim=True)[0]
+    e = (z - m).exp()
+    return e / e.sum(dim, keepdim=True)"""),
+    # relu: an autograd Function of the student's own, with its own backward
+    "relu_as_an_autograd_function": Variant(ACTIVATIONS, REFERENCE_RELU, """    return _ReLU.apply(z)
+
+
+class _ReLU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, z):
+        ctx.save_for_backward(z)
+        return z.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (z,) = ctx.saved_tensors
+        return grad_output * (z > 0).to(grad_output.dtype)"""),
+    # relu: (z + |z|) / 2
+    "relu_as_half_of_z_plus_its_absolute_value": Variant(ACTIVATIONS, REFERENCE_RELU, "    return (z + z.abs()) / 2"),
+    # relu: where with a scalar zero
+    "relu_by_where_with_a_scalar": Variant(ACTIVATIONS, REFERENCE_RELU, "    return torch.where(z > 0, z, 0.0)"),
+    # relu: a loop over the elements of a copy
+    "relu_by_a_loop_over_elements": Variant(ACTIVATIONS, REFERENCE_RELU, """    out = z.clone()
+    flat = out.view(-1)
+    for i in range(flat.numel()):
+        if flat[i] < 0:
+            flat[i] = 0.0
+    return out"""),
+    # relu: clamp_min as a function of torch
+    "relu_by_clamp_min": Variant(ACTIVATIONS, REFERENCE_RELU, "    return torch.clamp_min(z, 0)"),
+    # save_model and load_model: the file opened by the student, and the model put in eval mode
+    "save_model_through_an_open_file": Variant(MLP, """    torch.save(model, path)
+    ### END SOLUTION
+
+
+def load_model""", """    with open(path, "wb") as file:
+        torch.save(model, file)
+    ### END SOLUTION
+
+
+def load_model"""),
 }
 
 
@@ -136,7 +217,7 @@ VARIANTS = {
 def test_variant_changes_exactly_one_place(name, tmp_path):
     """Each variant's text occurs once in the reference's code cells, so it rewrites what it says."""
     variant = VARIANTS[name]
-    rewritten_submission(variant.notebook, variant.old, variant.new, tmp_path / "submission")
+    variant_submission(variant, tmp_path / "submission")
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +225,7 @@ def variant_results(tmp_path_factory) -> dict[str, dict]:
     """Every variant graded with the reference present, as one class with grade-all."""
     root = tmp_path_factory.mktemp("variants")
     for name, variant in VARIANTS.items():
-        rewritten_submission(variant.notebook, variant.old, variant.new, root / "submitted" / name / ASSIGNMENT_ID)
+        variant_submission(variant, root / "submitted" / name / ASSIGNMENT_ID)
     return grade_class(root)
 
 
