@@ -117,6 +117,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "part(title): the part of the assignment a graded test module belongs to")
     config.addinivalue_line("markers", "checks(name): the graded name a test checks, e.g. sgd_step, or {name} "
                             "for the test's parameter of that name; feedback is grouped by it")
+    config.addinivalue_line("markers", "uses(name): the test builds the student's graded name (Model) to check another; "
+                            "when that name's own checks fail, its failure says to fix that name first")
     config.addinivalue_line("markers", "runs_early(probe, **kwargs): the test runs this probe (with the grading's "
                             "device, where the probe takes one); start it when grading starts, in a worker of its own")
     config.stash[OUTCOMES] = {}
@@ -165,10 +167,6 @@ def confinement_for(config: pytest.Config) -> Confinement:
     protected = [config.getoption("reference"), REPO_ROOT / "solutions", REPO_ROOT / ".git",
                  *config.getoption("protect"), *(f for f in results_folder if f.is_dir() and restrictable(f))]
     return find_confinement(protected, config.getoption("sandbox"))
-
-
-def pytest_report_header(config: pytest.Config) -> str:
-    return f"autograder: student code runs in a worker process. {config.stash[CONFINEMENT].log_line}"
 
 
 def limits(config: pytest.Config) -> Limits:
@@ -277,11 +275,17 @@ def marker_arg(item: pytest.Item, name: str) -> object:
 
 
 def behaviour_of(item: pytest.Item) -> str:
-    """The first line of the test's docstring: the behaviour it checks."""
+    """The first line of the test's docstring, in words a student reads: the behaviour it checks, for the function
+    of its ``name`` parameter ("The activation" becomes "softmax"), in the dtype of its ``dtype`` parameter."""
     doc = getattr(item.function, "__doc__", None) or item.name
     title = doc.strip().splitlines()[0]
-    callspec = getattr(item, "callspec", None)
-    return f"{title} [{callspec.id}]" if callspec else title
+    params = dict(getattr(item, "callspec", None).params) if hasattr(item, "callspec") else {}
+    name = params.pop("name", None)
+    if isinstance(name, str):
+        title = title.replace("The activation", name).replace("the activation", name)
+    described = [f"in {str(value).removeprefix('torch.')}" if key == "dtype" else f"with {key} {value}"
+                 for key, value in params.items()]
+    return f"{title.rstrip('.')}, {', '.join(described)}." if described else title
 
 
 def checked_name(item: pytest.Item) -> str:
@@ -345,11 +349,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
         message = describe(error, cell_filenames=set(), hidden=frozenset(item.fixturenames))
         if message is None:
             message = INTERNAL_ERROR + str(report.longrepr)
-        report.longrepr = message = bounded(message)
+        report.longrepr = message = bounded(failing_first(item) + message)
         outcome.status, outcome.score, outcome.output = "failed", 0.0, message
     elif report.when == "call":
         outcome.status, outcome.score, outcome.output = "passed", outcome.max_score, ""
     return report
+
+
+def failing_first(item: pytest.Item) -> str:
+    """A note naming the graded names this test builds whose own checks, run before it, failed: fix those first."""
+    outcomes = item.config.stash[OUTCOMES].values()
+    used = [marker.args[0] for marker in item.iter_markers("uses")]
+    broken = [name for name in used if any(o.checks == name and o.status == "failed" for o in outcomes)]
+    return "".join(f"This check builds your {name}, whose own checks fail: fix {name} first.\n" for name in broken)
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
@@ -370,6 +382,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     reporter.write_sep("=", f"score for {config.getoption('submission')}")
     reporter.write_line(score_table(outcomes))
+    if config.getoption("reference").is_dir():  # an instructor's grading: how far its figures can be trusted
+        reporter.write_line(config.stash[CONFINEMENT].log_line)
 
 
 def parts_in(results: dict) -> list[str]:

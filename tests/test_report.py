@@ -15,10 +15,19 @@ OUTCOMES = [
 
 def test_score_table_sums_each_part_and_the_total():
     """The table has one line per part, in order, and a total line."""
+    checked = [o for o in OUTCOMES if o.status != "skipped"]
+    assert score_table(checked).splitlines() == [
+        "Part 1      2 / 3",
+        "Total       2 / 3",
+    ]
+
+
+def test_score_table_says_what_was_checked_here_and_what_is_left():
+    """Where some checks run only when the instructor grades, the total counts what was checked and names the rest."""
     assert score_table(OUTCOMES).splitlines() == [
         "Part 1      2 / 3",
-        "Part 2      0 / 0.5   (0.5 not checked here)",
-        "Total       2 / 3.5",
+        "Part 2      0 / 0   (+0.5 when your instructor grades)",
+        "Total       2 / 3 checked here; 0.5 more points are checked when your instructor grades",
     ]
 
 

@@ -2,21 +2,55 @@
 
 A message is a 4-byte length and then execnet's serialization of the value, which carries
 only plain data (None, bools, numbers, strings, bytes, lists, tuples, dicts) and never
-pickles. The worker runs student code, which can reach its end of the socket and write
+pickles. The grader may attach ``SharedBuffer``s to a message it sends (as file descriptors):
+memory a worker writes into and the grader then reads itself, never through the worker. The worker runs student code, which can reach its end of the socket and write
 anything: so the grader checks a message's declared length before it reads its bytes,
 and counts the values as they are rebuilt (a list's declared length included, which
 execnet would allocate at once), so that no message can make the grader hold or build
 more than its limits.
 """
 
+import mmap
+import os
 import socket
 import struct
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 
 from execnet import gateway_base
 
 HEADER = struct.Struct("!I")
+MAX_SHARED = 4  # shared buffers attached to one message
+
+
+class SharedBuffer:
+    """Bytes the grader shares with a worker, which the grader reads itself once the worker is done with them.
+
+    What the worker reports about its own memory can be forged by the code it runs; the bytes
+    here are the grader's own view of memory the worker was given.
+    """
+
+    def __init__(self, content: bytes) -> None:
+        if hasattr(os, "memfd_create"):
+            self.fd = os.memfd_create("autograder-shared")
+        else:  # macOS: a file that no name leads to
+            self.fd, name = tempfile.mkstemp(prefix="autograder-shared-")
+            os.unlink(name)
+        os.ftruncate(self.fd, len(content))
+        self.map = mmap.mmap(self.fd, len(content))
+        self.map[:] = content
+
+    def read(self) -> bytes:
+        return bytes(self.map)
+
+    def write(self, content: bytes) -> None:
+        """Replace the bytes, where a worker could not be given the memory itself (no descriptor passing)."""
+        self.map[:] = content[:len(self.map)].ljust(len(self.map), b"\0")
+
+    def close(self) -> None:
+        self.map.close()
+        os.close(self.fd)
 
 
 class MessageRefused(EOFError):
@@ -69,16 +103,26 @@ class Channel:
     def __init__(self, connection: socket.socket, limit: int | None = None) -> None:
         self.connection = connection
         self.limit = limit
+        self.takes_fds = False  # a worker's end: it takes the grader's shared buffers, as file descriptors
+        self.fds: list[int] = []  # the file descriptors that came with the last message received
 
-    def send(self, value: object, timeout: float | None = None) -> None:
+    @property
+    def passes_fds(self) -> bool:
+        """Whether file descriptors can travel on this channel (a Unix socket)."""
+        return self.connection.family == getattr(socket, "AF_UNIX", None)
+
+    def send(self, value: object, timeout: float | None = None, fds: tuple[int, ...] = ()) -> None:
         data = gateway_base.dumps_internal(value)
         self.connection.settimeout(timeout)
-        self.connection.sendall(HEADER.pack(len(data)) + data)
+        message = HEADER.pack(len(data)) + data
+        sent = socket.send_fds(self.connection, [message], list(fds)) if fds else 0
+        self.connection.sendall(message[sent:])
 
     def receive(self, timeout: float | None = None) -> object:
         """The next message; ``TimeoutError`` after ``timeout`` seconds, ``EOFError`` once the other end is gone,
         ``MessageRefused`` for one beyond the limits."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        self.fds = []
         (size,) = HEADER.unpack(self._read(HEADER.size, deadline))
         if self.limit is not None and size > self.limit:
             raise MessageRefused(size)
@@ -110,7 +154,13 @@ class Channel:
                 raise TimeoutError
             self.connection.settimeout(left)
             try:
-                count = self.connection.recv_into(view[got:])
+                if self.takes_fds:
+                    data, fds, _, _ = socket.recv_fds(self.connection, size - got, MAX_SHARED)
+                    self.fds += fds
+                    count = len(data)
+                    view[got:got + count] = data
+                else:
+                    count = self.connection.recv_into(view[got:])
             except socket.timeout:
                 raise TimeoutError from None
             except OSError as error:

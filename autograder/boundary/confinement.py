@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from autograder.boundary.channel import Channel
-from autograder.boundary.memory import cgroup_parent, join_new_cgroup, refuse_uncounted_memory
+from autograder.boundary.memory import cgroup_parent, join_new_cgroup, refuse_in_worker
 from autograder.fingerprint import PACKAGE_DIR
 
 SANDBOX_SCRIPT = Path(__file__).with_name("sandbox.sh")
@@ -154,11 +154,10 @@ class Confinement:
         sys.path[:] = [str(PACKAGE_DIR.parent), *(entry for entry in sys.path if os.path.isabs(entry))]
         if self.active:
             drop_privileges(self.uid)
-            if self.cgroup is None:
-                try:
-                    refuse_uncounted_memory()
-                except OSError:
-                    pass  # no libseccomp: the files it holds are still watched (FileWatch), not memfds
+            try:
+                refuse_in_worker(memory_counted=self.cgroup is not None)
+            except OSError:
+                pass  # no libseccomp: the address space is still capped, and the files it holds watched
         os.environ.clear()
         os.environ.update(worker_environment(workdir))
 

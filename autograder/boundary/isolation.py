@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.boundary.channel import MessageRefused, ValueBudget
+from autograder.boundary.channel import MessageRefused, SharedBuffer, ValueBudget
 from autograder.boundary.confinement import SHARED_TEMPORARY, Confinement
 from autograder.boundary.memory import FileWatch
 from autograder.boundary.messages import StudentCodeFailed
@@ -129,6 +129,7 @@ class Worker:
                 "workdir": workdir,
                 "memory_mb": self.limits.memory_mb,
                 "own_user": self.confinement.uid is not None,
+                "cap_address_space": self.confinement.active and self.confinement.cgroup is None,
             }, timeout=STARTUP_SECONDS)
             while True:
                 status, value = self._channel.receive(timeout=timeout)
@@ -169,8 +170,10 @@ class Worker:
         self._channel = self._pid = self._workdir = self._watch = None
 
     def renew(self) -> None:
-        """End the worker, so that the next request is answered by a new one; not a restart: nothing failed."""
+        """End the worker, so that the next request is answered by a new one, with a uid of its own (nothing a uid
+        keeps, such as its files, carries over); not a restart: nothing failed."""
         self.stop()
+        self.confinement = self.confinement.with_own_uid()
         self.started = False
 
     def request(self, message: tuple, what: str, timeout: float) -> object:
@@ -202,13 +205,24 @@ class Worker:
         raise StudentCodeFailed(str(message), tuple(stub) if stub else None, about_submission)
 
     def _exchange(self, message: tuple, what: str, timeout: float) -> tuple[object, object]:
-        """Send ``message`` to the running worker and wait for its reply."""
+        """Send ``message`` (its shared buffers as memory where the channel can pass it) to the running worker and
+        wait for its reply."""
+        kind, name, payload, shared = message
+        as_memory = bool(shared) and self._channel.passes_fds
         try:
-            self._channel.send(message, timeout=timeout)
+            if as_memory:
+                self._channel.send((kind, name, payload, list(shared)), timeout=timeout,
+                                   fds=tuple(buffer.fd for buffer in shared.values()))
+            else:  # no shared buffer, or a channel that cannot pass memory (a spawned, unconfined worker)
+                self._channel.send((kind, name, payload, {k: b.read() for k, b in shared.items()}), timeout=timeout)
             reply = self._channel.receive(timeout=timeout)
-            if type(reply) is not tuple or len(reply) != 2 or reply[0] not in ("ok", "error"):
+            if type(reply) is not tuple or len(reply) != 3 or reply[0] not in ("ok", "error") or type(reply[2]) is not dict:
                 raise EOFError("malformed reply")
-            return reply
+            if not as_memory:
+                for key, content in reply[2].items():
+                    if key in shared and type(content) is bytes:
+                        shared[key].write(content)
+            return reply[:2]
         except TimeoutError:
             self.test_failure = self.given_up[what] = StudentCodeFailed(
                 f"{what} did not return within {timeout:g} s; later checks that call it fail at once.")
@@ -259,7 +273,7 @@ class RemoteSubmission:
         from autograder.boundary.codec import encode  # torch: not imported before the grader needs it
 
         def call(*args: object, **kwargs: object) -> object:
-            message = ("call", name, encode((list(args), kwargs)))
+            message = ("call", name, encode((list(args), kwargs)), {})
             return self.worker(name).request(message, name, self.limits.call_seconds)
 
         return call
@@ -329,12 +343,15 @@ def graded_name(what: str) -> str:
 
 
 def probe_request(probe: Callable[..., object], kwargs: dict, limits: Limits) -> tuple[tuple, str, float]:
-    """The message that runs ``probe`` with ``kwargs``, the graded function it exercises, and its time limit."""
+    """The message that runs ``probe`` with ``kwargs`` (its shared buffers apart), the graded function it exercises,
+    and its time limit."""
     from autograder.boundary.codec import encode
 
     timeout = limits.training_seconds if getattr(probe, "trains", False) else limits.call_seconds
-    message = ("probe", f"{probe.__module__}:{probe.__name__}", encode(kwargs))
-    return message, probe.exercises.format(**kwargs), timeout
+    shared = {key: value for key, value in kwargs.items() if isinstance(value, SharedBuffer)}
+    plain = {key: value for key, value in kwargs.items() if key not in shared}
+    message = ("probe", f"{probe.__module__}:{probe.__name__}", encode(plain), shared)
+    return message, probe.exercises.format(**plain), timeout
 
 
 def early_key(probe: Callable[..., object], kwargs: dict) -> str:
@@ -399,8 +416,10 @@ class LocalSubmission:
         return call
 
     def run(self, probe: Callable[..., object], /, **kwargs: object) -> object:
-        """Run ``probe`` against the reference with ``kwargs``."""
-        return through_codec(probe(self.submission, **through_codec(kwargs)))
+        """Run ``probe`` against the reference with ``kwargs``; a shared buffer is given as its memory, as a worker's is."""
+        shared = {key: value.map for key, value in kwargs.items() if isinstance(value, SharedBuffer)}
+        plain = {key: value for key, value in kwargs.items() if key not in shared}
+        return through_codec(probe(self.submission, **through_codec(plain), **shared))
 
 
 def through_codec(value: object) -> object:

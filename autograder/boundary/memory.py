@@ -1,13 +1,15 @@
 """All of a worker's memory counts against its cap: a cgroup where one can be made, else no memory that goes uncounted.
 
 ``RLIMIT_DATA`` caps a worker's private memory, not memory it holds as shared memory: files
-in ``/dev/shm`` or a ``memfd``, System V segments, shared anonymous mappings. Where the
+in ``/dev/shm`` or a ``memfd``, System V segments, shared or stack-like mappings. Where the
 grader can make a memory cgroup (root with a writable cgroup file system: CI, a grading
 server), each worker runs in one of its own, which counts all of it, and the kernel ends the
 worker that passes the cap. Elsewhere (Docker's containers mount the cgroup file system
-read-only) a seccomp filter refuses the worker the kinds of shared memory no file shows
-(``memfd_create``, ``shmget``, shared anonymous ``mmap``), and the grader watches the files
-the worker's uid holds in the shared temporary folders (``FileWatch``).
+read-only) the worker's address space is capped at what it had when it started plus the cap
+(``RLIMIT_AS`` counts every mapping), a seccomp filter refuses the memory no mapping shows
+(``memfd_create``, ``shmget``), and the grader watches the files the worker's uid holds in
+the shared temporary folders (``FileWatch``). In every confined mode the filter also refuses
+the kernel's keyrings, which outlive a process and would carry data to the next one.
 """
 
 import ctypes
@@ -20,10 +22,9 @@ from pathlib import Path
 
 # Where a process's cgroups are (cgroup v1's memory controller, or the unified v2 hierarchy).
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-# libseccomp's constants (seccomp.h) and mmap's flags (sys/mman.h).
+# libseccomp's constants (seccomp.h).
 SCMP_ACT_ALLOW = 0x7FFF0000
 SCMP_CMP_MASKED_EQ = 7
-MAP_SHARED, MAP_ANONYMOUS = 0x01, 0x20
 # Files of a worker's uid the watch looks at, at most, each time: a worker that makes more is ended.
 MAX_WATCHED_FILES = 10_000
 WATCH_SECONDS = 0.2
@@ -77,11 +78,23 @@ def install_seccomp_filter(rules: Iterable[tuple[str, int, tuple[ArgumentCompari
         seccomp.seccomp_release(context)
 
 
-def refuse_uncounted_memory() -> None:
-    """Refuse this process the shared memory that no file shows and ``RLIMIT_DATA`` does not count."""
-    shared_anonymous = ArgumentComparison(3, SCMP_CMP_MASKED_EQ, MAP_SHARED | MAP_ANONYMOUS, MAP_SHARED | MAP_ANONYMOUS)
-    install_seccomp_filter([("memfd_create", errno.EPERM, ()), ("memfd_secret", errno.EPERM, ()),
-                            ("shmget", errno.EPERM, ()), ("mmap", errno.EPERM, (shared_anonymous,))])
+def refuse_in_worker(memory_counted: bool) -> None:
+    """Refuse this process the kernel's keyrings and, where no cgroup counts its memory, the memory that no
+    mapping shows (a memfd written to, a System V segment never attached)."""
+    rules = [(name, errno.EPERM, ()) for name in ("add_key", "keyctl", "request_key")]
+    if not memory_counted:
+        rules += [(name, errno.EPERM, ()) for name in ("memfd_create", "memfd_secret", "shmget")]
+    install_seccomp_filter(rules)
+
+
+def cap_address_space(megabytes: int) -> None:
+    """Cap this process's address space at what it maps now plus ``megabytes``: every mapping counts, shared,
+    stack-like or not (torch maps far more than it touches, so the cap starts from what is mapped)."""
+    import resource
+
+    mapped = int(Path("/proc/self/status").read_text().split("VmSize:")[1].split()[0]) * 1024
+    limit = mapped + megabytes * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 def cgroup_parent() -> Path | None:

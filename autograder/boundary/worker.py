@@ -2,15 +2,17 @@
 
 The zygote forks it (see ``zygote.py``) and, once it has confined itself, it runs
 ``serve(channel)``. It is sent the cells of one notebook, as the grader read them, and
-loads their definitions. Requests are ``("call", name, (args, kwargs))``, to call a graded function on plain data, and
-``("probe", "module:name", kwargs)``, to run one of the grader's scenarios (a function of
+loads their definitions. Requests are ``("call", name, (args, kwargs), {})``, to call a graded function on plain data, and
+``("probe", "module:name", kwargs, shared)``, to run one of the grader's scenarios (a function of
 the graded suite's ``probes`` module, named by the grader) against the student's
-definitions. Every reply is plain data (see ``autograder.boundary.codec``): ``("ok", value)``
-or ``("error", failure)``, where a failure is a dict with a message already written for
-the student.
+definitions, with the grader's shared buffers (``channel.SharedBuffer``) as more keyword
+arguments. Every reply is plain data (see ``autograder.boundary.codec``): ``("ok", value, {})``
+or ``("error", failure, {})``, where a failure is a dict with a message already written for
+the student; where the buffers could not be shared as memory, the reply carries their bytes.
 """
 
 import importlib
+import mmap
 import os
 import socket
 import sys
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from autograder.boundary.channel import Channel, ValueBudget
+from autograder.boundary.memory import cap_address_space
 from autograder.boundary.messages import bounded, describe, unimplemented_stub
 from autograder.boundary.notebook import SubmissionError
 
@@ -58,8 +61,9 @@ def preload(probe_modules: tuple[str, ...]) -> None:
         kind([parameter], lr=0.1).step()
 
 
-def limit_resources(megabytes: int | None, own_user: bool) -> None:
-    """Cap the worker's data segment (heap and anonymous memory), file sizes and, as its own user, processes."""
+def limit_resources(megabytes: int | None, own_user: bool, address_space: bool) -> None:
+    """Cap the worker's data segment (heap and anonymous memory), file sizes, as its own user its processes, and with
+    ``address_space`` every mapping (where no cgroup counts all its memory: see ``memory.py``)."""
     try:
         import resource
     except ImportError:  # Windows
@@ -71,6 +75,8 @@ def limit_resources(megabytes: int | None, own_user: bool) -> None:
         limits.append((resource.RLIMIT_DATA, megabytes * 1024 * 1024))
     for which, limit in limits:
         resource.setrlimit(which, (limit, limit))
+    if megabytes and address_space:
+        cap_address_space(megabytes)
 
 
 def failure(error: BaseException, cell_filenames: set[str]) -> dict[str, object]:
@@ -116,6 +122,7 @@ def serve(channel: Channel) -> None:
     from autograder.boundary.notebook import Cell, Submission, SubmissionError, SubmittedNotebooks
 
     ValueBudget.max_values = None  # the grader's messages are trusted
+    channel.takes_fds = channel.passes_fds
     settings = channel.receive()
     probes = load_probes(settings["probe_modules"])
     workdir = Path(settings["workdir"])
@@ -124,7 +131,7 @@ def serve(channel: Channel) -> None:
     cells = {name: [Cell(filename, source) for filename, source in cells]
              for name, cells in settings["notebooks"].items()}
     submission = Submission(SubmittedNotebooks(cells, settings["problems"]), label=settings["label"])
-    limit_resources(settings["memory_mb"], settings["own_user"])
+    limit_resources(settings["memory_mb"], settings["own_user"], settings["cap_address_space"])
     # Load the notebook now, saying so, so that the grader can tell when a notebook hangs or
     # crashes at load and start a new worker without it.
     for name in sorted(cells):
@@ -134,16 +141,21 @@ def serve(channel: Channel) -> None:
         except SubmissionError:
             pass  # unreadable: each check that needs it says so
     channel.send(("ready", os.getpid()))
-    for kind, name, payload in channel:
+    for kind, name, payload, shared in channel:
+        # The grader's shared buffers: as memory it gave with the request, or as bytes where it could not.
+        buffers = {key: mmap.mmap(fd, 0) for key, fd in zip(shared, channel.fds)} if channel.fds else \
+            {key: bytearray(content) for key, content in shared.items()}
         try:
             if kind == "call":
                 args, kwargs = decode(payload)
                 value = getattr(submission, name)(*args, **kwargs)
             else:
-                value = probes[name](submission, **decode(payload))
-            reply = ("ok", encode(value))
+                value = probes[name](submission, **decode(payload), **buffers)
+            reply = ("ok", encode(value), {} if channel.fds else {k: bytes(b) for k, b in buffers.items()})
         except BaseException as error:  # student code may raise anything, SystemExit included
-            reply = ("error", failure(error, submission.cell_filenames))
+            reply = ("error", failure(error, submission.cell_filenames), {})
+        for fd in channel.fds:
+            os.close(fd)
         channel.send(reply)
     # The grader closed the channel: grading is over. Skip Python's shutdown: nothing here needs saving.
     os._exit(0)

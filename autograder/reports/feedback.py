@@ -39,6 +39,7 @@ class FunctionFeedback:
     max_score: float = 0.0
     passed: list[str] = field(default_factory=list)  # names of the checks that passed
     unchecked: list[str] = field(default_factory=list)  # names of the checks that run only when the instructor grades
+    unchecked_points: float = 0.0
     failures: list[Failure] = field(default_factory=list)  # in the order the checks ran
 
     @property
@@ -101,6 +102,7 @@ def function_feedback(name: str, tests: list[dict]) -> FunctionFeedback:
     for test in tests:
         if test["output"].startswith(NOT_CHECKED):
             feedback.unchecked.append(test["name"])
+            feedback.unchecked_points += test["max_score"]
         elif test["score"] >= test["max_score"]:
             feedback.passed.append(test["name"])
         else:
@@ -149,18 +151,21 @@ def check_label(test: dict) -> str:
 
 
 def part_heading(part: PartFeedback) -> str:
-    """``Part 3: activation functions: 25 / 30.5``, and what was not checked here."""
-    unchecked = (f" ({format_points(part.unchecked_points)} not checked here: they run when your instructor grades)"
-                 if part.unchecked_points else "")
-    return f"{part.title}: {points(part.score, part.max_score)}{unchecked}"
+    """``Part 3: activation functions: 25 / 30.5``; where some checks run only when the instructor grades, the
+    points that could be checked here, and how many more are left for then."""
+    if not part.unchecked_points:
+        return f"{part.title}: {points(part.score, part.max_score)}"
+    return (f"{part.title}: {points(part.score, part.max_score - part.unchecked_points)} checked here "
+            f"({format_points(part.unchecked_points)} more when your instructor grades)")
 
 
 def function_text(function: FunctionFeedback) -> list[str]:
     """The lines of one graded name: a summary line, then its first failure in full and the others briefly."""
     mark = "✓" if not function.failures else "✗"
-    head = f"  {mark} {function.name}: {points(function.score, function.max_score)}"
+    head = f"  {mark} {function.name}: {points(function.score, function.max_score - function.unchecked_points)}"
     counts = [f"{len(function.passed)} passed"] if function.passed else []
-    counts += [f"{len(function.unchecked)} not checked here"] if function.unchecked else []
+    left = len(function.unchecked)
+    counts += [f"{left} more check{'' if left == 1 else 's'} when your instructor grades"] if left else []
     if not function.failures:
         return [f"{head} ({', '.join(counts)})"]
     if function.one_line:

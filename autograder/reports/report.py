@@ -53,15 +53,22 @@ def score_table(outcomes: list[Outcome]) -> str:
     width = max([len(part) for part in parts] + [len("Total")])
     lines = []
     for part, part_outcomes in parts.items():
-        score = sum(o.score for o in part_outcomes)
-        max_score = sum(o.max_score for o in part_outcomes)
-        skipped = sum(o.max_score for o in part_outcomes if o.status == "skipped")
-        note = f"   ({format_points(skipped)} not checked here)" if skipped else ""
-        lines.append(f"{part:<{width}}  {format_points(score):>5} / {format_points(max_score)}{note}")
-    total = sum(o.score for o in outcomes)
-    max_total = sum(o.max_score for o in outcomes)
-    lines.append(f"{'Total':<{width}}  {format_points(total):>5} / {format_points(max_total)}")
+        score, checkable, skipped = points_checked(part_outcomes)
+        note = f"   (+{format_points(skipped)} when your instructor grades)" if skipped else ""
+        lines.append(f"{part:<{width}}  {format_points(score):>5} / {format_points(checkable)}{note}")
+    total, checkable, skipped = points_checked(outcomes)
+    if skipped:  # a student's own run: what it could check, and what is left for the instructor's grading
+        lines.append(f"{'Total':<{width}}  {format_points(total):>5} / {format_points(checkable)} checked here; "
+                     f"{format_points(skipped)} more points are checked when your instructor grades")
+    else:
+        lines.append(f"{'Total':<{width}}  {format_points(total):>5} / {format_points(checkable)}")
     return "\n".join(lines)
+
+
+def points_checked(outcomes: list[Outcome]) -> tuple[float, float, float]:
+    """The points earned, the points this run could check, and the points of the checks it skipped."""
+    skipped = sum(o.max_score for o in outcomes if o.status == "skipped")
+    return sum(o.score for o in outcomes), sum(o.max_score for o in outcomes) - skipped, skipped
 
 
 def part_points(results: dict, key: str = "score") -> dict[str, float]:

@@ -75,26 +75,33 @@ def started_at(model: nn.Module, initial: dict[str, torch.Tensor] | None) -> nn.
 
 @probe("sgd_step")
 def sgd_step_update(
-    submission: Submission, values: list[torch.Tensor], grads: list[torch.Tensor], learning_rate: float
+    submission: Submission, values: list[torch.Tensor], grads: list[torch.Tensor], learning_rate: float,
+    memory: bytearray | memoryview | None = None,
 ) -> dict[str, object]:
-    """Leaf parameters with the given values and gradients, after one ``sgd_step``; what tensors sharing their
-    memory (taken before the call) hold after it; and the gradients the next ``backward()`` of
-    ``sum(param * NEXT_GRADIENT)`` leaves in them.
+    """Leaf parameters with the given values and gradients, after one ``sgd_step``, and the gradients the next
+    ``backward()`` of ``sum(param * NEXT_GRADIENT)`` leaves in them.
 
-    An update in place changes the memory those tensors share, so they hold the new values; a
-    new tensor (``p.data = ...``) leaves them with the old ones. The next gradients are what
-    resetting decides: ``p.grad.zero_()`` and ``p.grad = None`` (what ``optimizer.zero_grad()``
-    does) both leave exactly the new gradient; None where the parameters no longer require
-    grad, so that there is no next backward.
+    The parameters are float32 and, where ``memory`` is given (a buffer the grader shares, and
+    reads itself afterwards), views of it, one after another: an update in place writes there;
+    a new tensor (``p.data = ...``) does not. The next gradients are what resetting decides:
+    ``p.grad.zero_()`` and ``p.grad = None`` (what ``optimizer.zero_grad()`` does) both leave
+    exactly the new gradient; None where the parameters no longer require grad, so that there
+    is no next backward.
     """
-    params = [value.clone().requires_grad_() for value in values]
+    if memory is None:
+        params = [value.clone().to(torch.float32) for value in values]
+    else:
+        flat = torch.frombuffer(memory, dtype=torch.float32)
+        sizes = [value.numel() for value in values]
+        params = [view.view(value.shape) for view, value in zip(flat.split(sizes), values)]
+        for param, value in zip(params, values):
+            param.copy_(value)
     for param, grad in zip(params, grads):
-        param.grad = grad.clone()
-    sharing = [param.detach() for param in params]
+        param.requires_grad_()
+        param.grad = grad.clone().to(torch.float32)
     submission.sgd_step(params, learning_rate)
     after = {
         "values": [param.detach().clone() for param in params],
-        "sharing": [tensor.clone() for tensor in sharing],
         "leaf_requires_grad": [param.is_leaf and param.requires_grad for param in params],
         "next_grads": None,
     }
@@ -302,10 +309,14 @@ class AtenCallRecorder(TorchDispatchMode):
 
 
 @probe("{name}")
-def activation_and_builtins_called(submission: Submission, name: str, z: torch.Tensor) -> dict[str, object]:
-    """The student's ``name(z)``, and every torch function and ATen operator it ran, by qualified name: the grader
-    picks out PyTorch's activations itself."""
+def activation_and_builtins_called(submission: Submission, name: str, z: torch.Tensor,
+                                   requires_grad: bool = False) -> dict[str, object]:
+    """The student's ``name(z)`` and, with ``requires_grad``, its backward pass, and every torch function and ATen
+    operator they ran, by qualified name: the grader picks out PyTorch's activations itself."""
     function = getattr(submission, name)
+    z = z.clone().requires_grad_(requires_grad)
     with TorchCallRecorder() as recorder, AtenCallRecorder() as operators:
         output = function(z)
+        if isinstance(output, torch.Tensor) and output.requires_grad:
+            output.sum().backward()
     return {"output": output, "called": sorted(recorder.names | operators.names)}

@@ -36,18 +36,18 @@ from autograder.boundary.notebook import Cell, definitions
 # The namespaces whose names an activation may use, and single objects of other namespaces.
 ALLOWED_MODULES = frozenset({"torch", "torch.autograd", "math", "numpy", "typing"})
 ALLOWED_OBJECTS = frozenset({"torch.nn.Module", "torch.nn.Parameter"})
-# Words that name PyTorch's own activations (and the losses built on them) within a longer name:
-# "log_softmax", "rnn_tanh_cell", "binary_cross_entropy_with_logits".
+# What names PyTorch's own activations, anywhere within a longer name ("log_softmax", "Softmax2d",
+# "binary_cross_entropy_with_logits"), and the functions with one built in: losses, recurrent cells
+# (an LSTM's gates are sigmoids and tanhs), attention (a softmax).
 ACTIVATION_WORDS = frozenset({
-    "sigmoid", "logsigmoid", "hardsigmoid", "expit", "tanh", "hardtanh", "tanhshrink", "softmax", "softmin",
-    "relu", "relu6", "rrelu", "prelu", "elu", "celu", "selu", "gelu", "silu", "mish", "glu", "softplus",
-    "softsign", "hardswish", "hardshrink", "softshrink", "threshold", "logits", "loss",
+    "sigmoid", "expit", "tanh", "softmax", "softmin", "relu", "elu", "glu", "mish", "softplus", "softsign",
+    "hardswish", "shrink", "threshold", "logits", "loss", "lstm", "gru", "rnn", "attention",
 })
 # Names that reach code or objects the grader cannot see: by name, by string, or from a file.
 DYNAMIC = frozenset({
     "getattr", "setattr", "delattr", "hasattr", "eval", "exec", "compile", "globals", "locals", "vars", "dir",
     "import_module", "reload", "load", "loads", "loadtxt", "genfromtxt", "fromfile", "get_type_hints",
-    "breakpoint", "open", "input", "memoryview", "type",
+    "ForwardRef", "breakpoint", "open", "input", "memoryview", "type",
 })
 # Built-in functions and types an activation may use.
 ALLOWED_BUILTINS = frozenset({
@@ -286,7 +286,8 @@ class Judge:
             self.refuse(node, cell, via, reason, name)
 
     def qualified(self, path: str, node: ast.AST, cell: Cell, via: str, shown: str) -> None:
-        """A dotted name that starts at an import: it must resolve inside the allowed namespaces, to no activation."""
+        """A dotted name that starts at an import: it must resolve inside the allowed namespaces, to no activation,
+        and to no module (a module held as a value, ``m = torch``, leads wherever its attributes do)."""
         parts = path.split(".")
         alias = f"that is {path}, and " if shown != path and not shown.startswith("import ") else ""
         if path.startswith(".") or parts[0] not in {m.split(".")[0] for m in ALLOWED_MODULES}:
@@ -317,11 +318,15 @@ class Judge:
                 self.refuse(node, cell, via, alias + f"{prefix} holds PyTorch's own activations under many names; "
                             "use torch's elementary functions instead", shown)
                 return
+        if isinstance(value, types.ModuleType):
+            self.refuse(node, cell, via, alias + "a module held as a value leads wherever its attributes do; "
+                        "use its functions by their dotted names", shown)
 
 
 def is_activation(name: str) -> bool:
     """Whether a function or method of that name is one of PyTorch's activations, or built on one."""
-    return bool(set(name.lower().split("_")) & ACTIVATION_WORDS)
+    lowered = name.lower()
+    return any(word in lowered for word in ACTIVATION_WORDS)
 
 
 def attribute_problem(name: str) -> str | None:
@@ -390,9 +395,7 @@ class Scope(ast.NodeVisitor):
             problem = attribute_problem(attribute)
             allowed = (attribute == "__init__" and isinstance(root, ast.Call) and
                        isinstance(root.func, ast.Name) and root.func.id == "super")
-            private_of_self = attribute.startswith("_") and not attribute.startswith("__") and \
-                isinstance(root, ast.Name) and root.id == "self"
-            if problem is not None and not allowed and not private_of_self:
+            if problem is not None and not allowed:
                 self.refuse(node, problem, ast.unparse(node))
                 break
         self.visit(root)

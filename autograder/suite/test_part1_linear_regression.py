@@ -8,6 +8,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from autograder.boundary.channel import SharedBuffer
 from autograder.suite import probes, strategies
 from autograder.suite.checks import assert_close, expect_float_list, expect_tensor, trained_as_the_reference
 from autograder.suite.data import random_parameters, toy_regression_dataset
@@ -91,16 +92,22 @@ def test_sgd_step_moves_each_parameter_against_its_gradient(student):
 @pytest.mark.points(1)
 def test_sgd_step_updates_in_place(student):
     """sgd_step changes the given tensors in place, and they stay leaves that require grad."""
-    after = student.run(probes.sgd_step_update, values=SGD_VALUES, grads=SGD_GRADS, learning_rate=0.1)
+    memory = SharedBuffer(torch.cat([value.flatten() for value in SGD_VALUES]).numpy().tobytes())
+    try:
+        after = student.run(probes.sgd_step_update, values=SGD_VALUES, grads=SGD_GRADS, learning_rate=0.1,
+                            memory=memory)
+        # What the parameters' own memory holds now, read by the grader itself.
+        in_memory = torch.frombuffer(bytearray(memory.read()), dtype=torch.float32)
+    finally:
+        memory.close()
     values = [expect_tensor(value, "a parameter after sgd_step", before.shape)
               for value, before in zip(after["values"], SGD_VALUES)]
-    sharing = [expect_tensor(value, "a parameter after sgd_step", before.shape)
-               for value, before in zip(after["sharing"], SGD_VALUES)]
+    written = list(in_memory.split([value.numel() for value in SGD_VALUES]))
     assert any(not torch.equal(value, before) for value, before in zip(values, SGD_VALUES)), (
         "sgd_step left the caller's parameters as they were: rebinding a name inside it (p = p - ...) changes "
         "nothing outside. Update each tensor in place (p -= ..., inside torch.no_grad())."
     )
-    assert all(torch.equal(old, new) for old, new in zip(sharing, values)), (
+    assert all(torch.equal(old.view(new.shape), new) for old, new in zip(written, values)), (
         "sgd_step gave the parameters new values in new memory (p.data = p.data - ... replaces a tensor's storage), "
         "so whatever still shares the old memory (a view, an optimizer's state) keeps the old values. "
         "Update each tensor in place instead: p -= learning_rate * p.grad, inside torch.no_grad()."

@@ -118,6 +118,7 @@ def test_train_mlp_histories_are_epoch_averages(student, iris, start):
 
 @pytest.mark.checks("train_mlp")
 @pytest.mark.points(3)
+@pytest.mark.uses("Model")
 @pytest.mark.runs_early(probes.mlp_training_run, students_model=True, **LECTURE)
 def test_train_mlp_reaches_90_percent_test_accuracy(student, reference_if_present, iris, device, extra_data, start,
                                                     unforeseeable_seed):

@@ -12,7 +12,8 @@ from autograder.suite import probes
 from autograder.suite.checks import assert_close, expect_tensor, load_weights_only
 from autograder.suite.data import IRIS_SIZES, iris_split, mlp_parameter_shapes, mlp_probabilities, random_parameters
 
-pytestmark = pytest.mark.part("Part 2: saving and loading")
+# Every check here builds the student's Model: where Model's own checks fail, they say to fix it first.
+pytestmark = [pytest.mark.part("Part 2: saving and loading"), pytest.mark.uses("Model")]
 
 SAME = {"rtol": 0, "atol": 0}
 

@@ -32,23 +32,34 @@ NOTEBOOK = "03_activations.ipynb"
 MAX_RECORDED_NAMES = 1000
 
 
-def not_from_scratch(student, name: str) -> list[str]:
+def unforeseeable_inputs(seed: int) -> list[torch.Tensor]:
+    """Inputs drawn afresh each grading, so that no activation can recognise them: float32 (7,) and float64 (3, 4)."""
+    generator = torch.Generator().manual_seed(seed)
+    return [3 * torch.randn(7, generator=generator), 3 * torch.randn(3, 4, generator=generator, dtype=torch.float64)]
+
+
+def not_from_scratch(student, name: str, seed: int) -> list[str]:
     """Why ``name`` is not written from elementary operations, for the student; empty when it is.
 
     The verdict is the grader's, from the notebook's source as it read it before any student code ran
-    (``scratch.refusals``). The calls recorded while the activation ran (``probes.activation_and_builtins_called``)
-    are a second opinion that can only refuse: a recorder runs beside student code, which could silence it.
+    (``scratch.refusals``). The calls recorded while the activation ran on inputs it cannot foresee
+    (``probes.activation_and_builtins_called``) are a second opinion that can only refuse: a recorder runs
+    beside student code, which could silence it.
     """
     refused = [refusal.message(name) for refusal in scratch.refusals(student.cells(NOTEBOOK), name)]
     if refused:
         return refused
-    result = student.run(probes.activation_and_builtins_called, name=name, z=torch.linspace(-3, 3, 7))
-    recorded = result.get("called") if isinstance(result, dict) else None
-    assert (isinstance(recorded, list) and len(recorded) <= MAX_RECORDED_NAMES
-            and all(isinstance(n, str) for n in recorded)), (
-        "The process running your code sent back a malformed report of the torch functions it called."
-    )
-    called = sorted(n for n in set(recorded) if scratch.is_activation(n.rsplit(".", 1)[-1]))
+    recorded: set[str] = set()
+    # The float64 input's backward pass is recorded too.
+    for z, requires_grad in zip(unforeseeable_inputs(seed), (False, True)):
+        result = student.run(probes.activation_and_builtins_called, name=name, z=z, requires_grad=requires_grad)
+        names = result.get("called") if isinstance(result, dict) else None
+        assert (isinstance(names, list) and len(names) <= MAX_RECORDED_NAMES
+                and all(isinstance(n, str) for n in names)), (
+            "The process running your code sent back a malformed report of the torch functions it called."
+        )
+        recorded.update(names)
+    called = sorted(n for n in recorded if scratch.is_activation(n.rsplit(".", 1)[-1]))
     if called:
         return [f"{name} calls {', '.join(called)} while it runs, though its source does not say so: PyTorch's own "
                 f"activations, reached some way the grader cannot follow. {scratch.HINT}"]
@@ -56,13 +67,13 @@ def not_from_scratch(student, name: str) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def from_scratch(student):
+def from_scratch(student, unforeseeable_seed):
     """A check that fails every test of an activation not written from elementary operations: none of its points count."""
     verdicts: dict[str, list[str]] = {}
 
     def check(name: str) -> None:
         if name not in verdicts:
-            verdicts[name] = not_from_scratch(student, name)
+            verdicts[name] = not_from_scratch(student, name, unforeseeable_seed)
         if verdicts[name]:
             pytest.fail(f"{verdicts[name][0]} None of its checks count.", pytrace=False)
 
@@ -183,10 +194,10 @@ def test_activation_is_right_and_finite_for_large_inputs(student, from_scratch, 
 @pytest.mark.checks("{name}")
 @pytest.mark.points(1)
 @pytest.mark.parametrize("name", ACTIVATIONS)
-def test_activation_is_written_from_scratch(student, from_scratch, name):
+def test_activation_is_written_from_scratch(student, from_scratch, unforeseeable_seed, name):
     """The activation is written from elementary operations and gives its function's values."""
     from_scratch(name)
-    z = torch.linspace(-3, 3, 7)
+    z = unforeseeable_inputs(unforeseeable_seed)[0]
     out = expect_tensor(getattr(student, name)(z), name, z.shape)
     assert_close(out, BUILTINS[name](z), f"{name} should compute the {name} of its input.")
 
@@ -225,7 +236,7 @@ def test_tanh_is_odd(student, from_scratch, z):
 @pytest.mark.parametrize("name", ACTIVATIONS)
 @given(z=strategies.float_tensors(shape=strategies.shapes(min_dims=1), bound=1e4))
 def test_activation_stays_within_its_range(student, from_scratch, name, z):
-    """sigmoid and softmax stay in [0, 1], tanh in [-1, 1], relu at or above 0, for inputs up to 1e4."""
+    """The activation stays in its range ([0, 1] for sigmoid and softmax, [-1, 1] for tanh, 0 and up for relu) for inputs up to 1e4."""
     from_scratch(name)
     low, high = RANGES[name]
     out = expect_tensor(getattr(student, name)(z), name, z.shape)
