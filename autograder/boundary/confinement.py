@@ -5,7 +5,7 @@ Three modes, the strongest this machine allows, each tried for real before it is
 - ``namespaces`` (Linux, as root or with unprivileged user namespaces): the worker runs in
   its own mount, network, IPC and PID namespaces over a new root that holds only the Python
   environment and this package, read-only, a private empty work folder and ``/tmp``, a
-  minimal ``/dev`` and its own ``/proc`` (``sandbox.sh``); as root it also runs as a uid of
+  minimal ``/dev`` and its own ``/proc`` (``sandbox.py``); as root it also runs as a uid of
   its own. Nothing else of the machine exists for it.
 - ``user`` (root without namespaces: Docker's defaults, so Gradescope): the worker runs as
   a uid of its own, without capabilities, in a work folder only it can use. What it must not
@@ -34,9 +34,9 @@ from typing import NoReturn
 
 from autograder.boundary.channel import Channel
 from autograder.boundary.memory import cgroup_parent, join_new_cgroup, refuse_in_worker
+from autograder.boundary.sandbox import build_root
 from autograder.fingerprint import PACKAGE_DIR
 
-SANDBOX_SCRIPT = Path(__file__).with_name("sandbox.sh")
 # The system's files that Python, torch and numpy need, besides the Python environment itself.
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
                 "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
@@ -143,11 +143,7 @@ class Confinement:
         """In the process that will run student code: its new root (namespaces), its work folder, no privileges,
         and an environment of its own."""
         if self.mode == "namespaces":
-            uid = "-" if self.uid is None else str(self.uid)
-            built = subprocess.run(["sh", str(SANDBOX_SCRIPT), workdir, uid, *self.bound, "--"], capture_output=True,
-                                   text=True, stdin=subprocess.DEVNULL)
-            if built.returncode != 0:
-                raise OSError(f"sandbox.sh failed: {(built.stderr.strip().splitlines() or ['no message'])[-1]}")
+            build_root(workdir, self.uid, self.bound)
         os.chdir(workdir)
         # The grader may have found this package through its working directory ("" on sys.path),
         # which is no longer this process's: the package's own folder, and no relative entry.
