@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, REFERENCE_DIR, parts_of
-from autograder.instructor.launch import grader_command, grader_environment
+from autograder.instructor.launch import grader_command, grader_environment, run_grading
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,11 +96,11 @@ def run_check(path: Path, passed_on: list[str]) -> int:
             print(f"There is no notebook at {path}.", file=sys.stderr)
             return 4
         parts = [option for title in parts_of(path.name) for option in ("--part", title)]
-        return subprocess.call(grader_command(path.parent, None, *parts, *passed_on), env=grader_environment())
+        return run_grading(path.parent, None, *parts, *passed_on)
     if not path.is_dir():
         print(f"There is no notebook or folder at {path}.", file=sys.stderr)
         return 4
-    return subprocess.call(grader_command(notebooks_folder(path), None, *passed_on), env=grader_environment())
+    return run_grading(notebooks_folder(path), None, *passed_on)
 
 
 def notebooks_folder(folder: Path) -> Path:

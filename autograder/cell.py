@@ -7,12 +7,11 @@ writes nothing to stderr, which nbgrader would count as a failure.
 
 import json
 import os
-import subprocess
 import tempfile
 from pathlib import Path
 
 from autograder.contract import PARTS
-from autograder.instructor.launch import COMPLETED, grader_command
+from autograder.instructor.launch import COMPLETED, run_grading
 from autograder.reports.feedback import group, part_text
 
 # Set to 1 in the environment of `nbgrader autograde` to let the grade cells grade where student code
@@ -23,8 +22,8 @@ ALLOW_UNCONFINED = "AUTOGRADER_ALLOW_UNCONFINED"
 def grade_part(title: str, folder: Path | None = None) -> float:
     """Grade one part of the notebooks in ``folder`` (default: the working directory); return its score.
 
-    The checks run in a new process on the saved notebook file, not on this kernel's state:
-    save the notebook before running the cell.
+    The checks run in another process (the student's warm checker, or a fresh one) on the saved notebook
+    file, not on this kernel's state: save the notebook before running the cell.
     """
     part = PARTS[title]
     folder = Path.cwd() if folder is None else Path(folder)
@@ -35,13 +34,15 @@ def grade_part(title: str, folder: Path | None = None) -> float:
     # nbgrader autograde runs each whole notebook unconfined in its kernel before this cell: an instructor
     # who grades that way where the grader cannot confine says so once, for the class (see the README).
     allowed = ["--allow-unconfined"] if os.environ.get(ALLOW_UNCONFINED) == "1" else []
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, tempfile.TemporaryFile() as output:
         results_path = Path(scratch) / "results.json"
-        completed = subprocess.run(grader_command(folder, results_path, "--part", title, "-q", *allowed),
-                                   capture_output=True, text=True, stdin=subprocess.DEVNULL)
-        if completed.returncode not in COMPLETED or not results_path.is_file():
-            print(f"{title}: the autograder could not run (exit code {completed.returncode}); "
-                  f"please tell your instructor. Its last words:\n{completed.stdout[-2000:]}{completed.stderr[-2000:]}")
+        code = run_grading(folder, results_path, "--part", title, "-q", *allowed,
+                           output=(output.fileno(), output.fileno()))
+        if code not in COMPLETED or not results_path.is_file():
+            output.seek(0)
+            words = output.read().decode(errors="replace")[-4000:]
+            print(f"{title}: the autograder could not run (exit code {code}); "
+                  f"please tell your instructor. Its last words:\n{words}")
             return 0.0
         results = json.loads(results_path.read_text())
     print(part_summary(title, results))

@@ -1,6 +1,7 @@
-"""A job slot of ``grade-all``: one long-lived process that forks a fresh grading run for each submission.
+"""A job slot: one long-lived process that forks a fresh grading run for each request.
 
-    python -m autograder.slot    (started by ``instructor.classroom.ClassGrader``, one per job)
+    python -m autograder.slot                          a job of ``grade-all`` (``instructor.classroom``)
+    python -m autograder.slot --serve SOCKET ...       a student's warm checker (``instructor.launch``)
 
 A grading run costs a fresh Python the import of pytest, hypothesis and torch, and torch's
 first backward pass: more than the grading itself. A slot pays them once: it imports the
@@ -9,44 +10,72 @@ grades exactly as ``pytest autograder/`` does (its own zygote, workers, uid and 
 exits. The slot itself never reads a submission, the reference or a result, and never runs
 student code, so each fork starts as clean as the first.
 
-On stdin, one JSON line each: first the class's confinement (tried once by ``grade-all``),
-then ``{"arguments": [pytest's arguments], "log": path}`` per submission. On stdout, one
-JSON line per submission: ``{"returncode": n}``.
+As a job of ``grade-all``, on stdin, one JSON line each: first the class's confinement (tried
+once by ``grade-all``), then ``{"arguments": [pytest's arguments], "log": path}`` per
+submission; on stdout, one JSON line per submission: ``{"returncode": n}``.
+
+As a warm checker it serves one user over a Unix socket in a folder only that user can enter:
+each connection sends ``{"arguments", "cwd", "digest"}`` with its standard output and error
+as file descriptors, and gets ``{"returncode": n}`` once the grading has printed there. It
+finds the confinement once, answers ``{"stale": true}`` and ends when asked by a client of
+another grader (``digest``), and ends when idle for ``--idle`` seconds, when the process that
+owns its session (``--owner``) ends, or when its client goes away mid-grading (the grading
+is then interrupted and its workers stopped): nothing of it outlives any of these.
 """
 
+import argparse
 import json
 import os
+import select
 import signal
+import socket
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from autograder.boundary import confinement
 from autograder.boundary.worker import preload
-from autograder.contract import PROBE_MODULES
+from autograder.contract import PROBE_MODULES, REFERENCE_DIR, REPO_ROOT
 # The graded test modules, conftest.py and hypothesis (a pytest plugin) are left for each
 # grading to import: pytest rewrites their assertions as it imports them, and a grading must
 # say what `pytest autograder/` says.
 
+REQUEST_BYTES = 64 * 1024  # one request: pytest's arguments, a folder, a digest
+OWNER_POLL_SECONDS = 5.0  # where the kernel cannot signal a process's end (no pidfd)
 
-def grading_run(arguments: list[str], log: str) -> int:
-    """Fork a grading run of ``pytest arguments`` with its output in ``log``; its exit code."""
+
+def grading_run(arguments: list[str], output: tuple[int, int], cwd: str | None = None,
+                watched: tuple[object, ...] = ()) -> int:
+    """Fork a grading run of ``pytest arguments`` writing to the file descriptors ``output`` (stdout, stderr);
+    its exit code. Where one of ``watched`` (sockets, pidfds) becomes readable first (a client gone, an owner
+    ended), the run is interrupted, stops its workers, and its code is 130."""
     pid = os.fork()
     if pid == 0:
         code = 3
         try:
             signal.signal(signal.SIGINT, signal.default_int_handler)
-            with open(log, "w") as output:
-                os.dup2(output.fileno(), 1)
-                os.dup2(output.fileno(), 2)
+            os.dup2(output[0], 1)
+            os.dup2(output[1], 2)
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)  # the slot's requests are not the grading's to read
+            if cwd is not None:
+                os.chdir(cwd)
             code = int(pytest.main(arguments))
             sys.stdout.flush()
             sys.stderr.flush()
         finally:
             os._exit(code)
     try:
+        if watched:
+            child = os.pidfd_open(pid)
+            try:
+                ready, _, _ = select.select([child, *watched], [], [])
+                if child not in ready:
+                    os.kill(pid, signal.SIGINT)
+            finally:
+                os.close(child)
         _, status = os.waitpid(pid, 0)
     except KeyboardInterrupt:  # grade-all was interrupted: the grading stops its workers, then the slot stops
         os.kill(pid, signal.SIGINT)
@@ -55,14 +84,108 @@ def grading_run(arguments: list[str], log: str) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
-def main() -> None:
+def serve_class() -> None:
+    """A job of grade-all: grade the submissions named on stdin, one at a time."""
     confinement.known = confinement.Confinement(**{key: tuple(value) if isinstance(value, list) else value
                                                    for key, value in json.loads(sys.stdin.readline()).items()})
     preload(PROBE_MODULES)
     for line in sys.stdin:
         request = json.loads(line)
-        returncode = grading_run(request["arguments"], request["log"])
+        with open(request["log"], "w") as log:
+            returncode = grading_run(request["arguments"], (log.fileno(), log.fileno()))
         print(json.dumps({"returncode": returncode}), flush=True)
+
+
+class Owner:
+    """The process whose end ends a warm checker (its client's session), watched through a pidfd where the kernel
+    has them, else looked at every few seconds; none where ``pid`` is 0."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        try:
+            self.fd = os.pidfd_open(pid) if pid > 0 else None
+        except (AttributeError, OSError):
+            self.fd = None
+
+    @property
+    def poll_seconds(self) -> float | None:
+        return OWNER_POLL_SECONDS if self.pid > 0 and self.fd is None else None
+
+    def ended(self, ready: list[object]) -> bool:
+        if self.fd is not None:
+            return self.fd in ready
+        if self.pid <= 0:
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+        return False
+
+
+def serve_checks(path: Path, digest: str, idle_seconds: float, owner: Owner) -> None:
+    """A student's warm checker: serve gradings on the Unix socket ``path`` until idle, stale or orphaned."""
+    preload(PROBE_MODULES)
+    confinement.known = confinement.find_confinement([REFERENCE_DIR, REPO_ROOT / "solutions", REPO_ROOT / ".git"])
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_mask = os.umask(0o177)  # the socket is its user's alone, from the moment it exists
+    try:
+        path.unlink(missing_ok=True)
+        listener.bind(str(path))
+    finally:
+        os.umask(old_mask)
+    listener.listen()
+    watched = [listener] + ([owner.fd] if owner.fd is not None else [])
+    deadline = time.monotonic() + idle_seconds
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select(watched, [], [], min(left, owner.poll_seconds or left))
+            if owner.ended(ready):
+                return
+            if listener in ready:
+                connection, _ = listener.accept()
+                with connection:
+                    if not answer(connection, digest, owner):
+                        return
+                deadline = time.monotonic() + idle_seconds
+    finally:
+        path.unlink(missing_ok=True)
+        listener.close()
+
+
+def answer(connection: socket.socket, digest: str, owner: Owner) -> bool:
+    """Grade one client's request; whether to go on serving (not if the client runs another grader)."""
+    message, fds, _, _ = socket.recv_fds(connection, REQUEST_BYTES, 2)
+    try:
+        request = json.loads(message)
+        if request.get("digest") != digest:
+            connection.sendall(json.dumps({"stale": True}).encode())
+            return False
+        if len(fds) != 2:
+            connection.sendall(json.dumps({"error": "no output was given"}).encode())
+            return True
+        watched = (connection,) + ((owner.fd,) if owner.fd is not None else ())
+        code = grading_run(request["arguments"], (fds[0], fds[1]), request["cwd"], watched)
+        connection.sendall(json.dumps({"returncode": code}).encode())
+        return True
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m autograder.slot")
+    parser.add_argument("--serve", type=Path, help="serve a warm checker on this Unix socket")
+    parser.add_argument("--digest", default="", help="the grader this checker runs (see launch.checker_digest)")
+    parser.add_argument("--idle", type=float, default=900.0, help="seconds idle before it ends")
+    parser.add_argument("--owner", type=int, default=0, help="the process whose end ends it")
+    args = parser.parse_args()
+    if args.serve is None:
+        serve_class()
+    else:
+        serve_checks(args.serve, args.digest, args.idle, Owner(args.owner))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,18 @@
-"""How every command of this package grades: ``pytest`` on the package's graded tests, in a new process."""
+"""How every command of this package grades: ``pytest`` on the package's graded tests, in a new process, or for a
+student's checks in their warm checker (``autograder/slot.py``), a process that forks one grading per check."""
 
+import hashlib
+import json
 import os
+import socket
+import stat
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
-from autograder.fingerprint import PACKAGE_DIR
+from autograder.fingerprint import GRADER_FILES, PACKAGE_DIR, digest_files
 
 # No cache folder beside the package; no hunt for unraisable exceptions at exit (three full
 # garbage collections, 0.3 s): no student code runs in the grader's process.
@@ -39,3 +47,105 @@ def grader_command(submission: Path, results: Path | None, *options: str) -> lis
 def grader_environment() -> dict[str, str]:
     """The environment to start a grading run in: the caller's, but only ``GRADER_ENVIRONMENT``."""
     return {name: os.environ[name] for name in GRADER_ENVIRONMENT if name in os.environ}
+
+
+# A student's warm checker (``python -m autograder.slot --serve``): how long it waits for the next check. A
+# student runs checks minutes apart while working; past a quarter of an hour idle its ~300 MB are worth more to a
+# JupyterHub's other users than the next check's 4 s.
+CHECKER_IDLE_SECONDS = 15 * 60
+# Set to "off" to grade every check in a fresh process; a number of seconds sets the idle limit.
+CHECKER_SETTING = "AUTOGRADER_CHECKER"
+CHECKER_START_SECONDS = 120.0
+REPLY_BYTES = 4096
+
+
+def checker_folder() -> Path | None:
+    """A folder only this user may enter, for the checker's socket; None where there can be none."""
+    if not hasattr(socket, "AF_UNIX") or not hasattr(os, "getuid"):
+        return None
+    folder = Path(tempfile.gettempdir()) / f"autograder-checker-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        info = folder.lstat()
+    except OSError:
+        return None
+    # Someone else's folder, or one others may enter, could hold a socket that is not ours.
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        return None
+    return folder
+
+
+def checker_digest() -> str:
+    """What a warm checker must share with this client to grade as a fresh process would: the package's files,
+    the Python that runs it, and the grading environment."""
+    digest = hashlib.sha256(json.dumps([sys.executable, sorted(grader_environment().items())]).encode())
+    digest_files(GRADER_FILES, PACKAGE_DIR, "grader", digest)
+    return digest.hexdigest()
+
+
+def session_owner() -> int:
+    """The process whose end ends this user's session here: the session's leader (a terminal's shell, a Jupyter
+    kernel), or this process's parent where the leader is gone."""
+    leader = os.getsid(0)
+    try:
+        os.kill(leader, 0)
+        return leader
+    except ProcessLookupError:
+        return os.getppid()
+    except PermissionError:
+        return leader
+
+
+def start_checker(path: Path, digest: str, idle_seconds: float) -> None:
+    """Start a warm checker on ``path`` in a session of its own (Ctrl-C in the terminal is the client's), and wait
+    until it listens."""
+    subprocess.Popen([sys.executable, "-m", "autograder.slot", "--serve", str(path), "--digest", digest,
+                      "--idle", str(idle_seconds), "--owner", str(session_owner())],
+                     env=grader_environment(), start_new_session=True, stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + CHECKER_START_SECONDS
+    while time.monotonic() < deadline:
+        if path.exists():
+            return
+        time.sleep(0.05)
+    raise OSError("the warm checker did not start")
+
+
+def warm_check(arguments: list[str], output: tuple[int, int]) -> int | None:
+    """Grade ``pytest arguments`` in this user's warm checker, started if need be, printing to the file descriptors
+    ``output`` (stdout, stderr); its exit code, or None where there can be no warm checker (then grade afresh)."""
+    setting = os.environ.get(CHECKER_SETTING, "")
+    folder = checker_folder()
+    if setting == "off" or folder is None:
+        return None
+    idle = float(setting) if setting.replace(".", "", 1).isdigit() else CHECKER_IDLE_SECONDS
+    path, digest = folder / "checker.sock", checker_digest()
+    request = json.dumps({"arguments": arguments, "cwd": os.getcwd(), "digest": digest}).encode()
+    for _ in range(2):  # a checker of another grader answers that it is stale and ends; the second is ours
+        try:
+            if not path.exists():
+                start_checker(path, digest, idle)
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+                connection.connect(str(path))
+                socket.send_fds(connection, [request], list(output))
+                reply = json.loads(connection.recv(REPLY_BYTES) or b"{}")
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)  # a checker that died left its socket
+            continue
+        if "returncode" in reply:
+            return int(reply["returncode"])
+        if reply.get("stale"):
+            time.sleep(0.2)  # it is ending; its socket goes with it
+            path.unlink(missing_ok=True)
+    return None
+
+
+def run_grading(submission: Path, results: Path | None, *options: str, output: tuple[int, int] = (1, 2)) -> int:
+    """Grade the notebooks in ``submission`` as a student's check does: in the warm checker where there can be one,
+    else in a fresh process; the grading's exit code. Output goes to the file descriptors ``output``."""
+    submission, results = Path(submission).resolve(), None if results is None else Path(results).resolve()
+    code = warm_check(grader_arguments(submission, results, *options), output)
+    if code is not None:
+        return code
+    return subprocess.call(grader_command(submission, results, *options), env=grader_environment(),
+                           stdout=output[0], stderr=output[1])
