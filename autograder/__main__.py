@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         "grade-all", help="grade every submission in nbgrader's submitted/ folder",
         description="Grade every <student>/<assignment>/ folder under DIR, in parallel; a re-run grades only "
         "what is new or changed. Writes OUT/<student>/results.json and feedback.html, OUT/grades.csv and "
-        "OUT/class_report.html (the class's scores, checks, common failures and suspiciously similar submissions).")
+        "OUT/class_report.html (the class's scores, checks, common failures and suspiciously similar submissions). "
+        "Options after these go to each grading, e.g. --call-timeout 10.")
     grade_all.add_argument("submitted", type=Path, metavar="DIR", help="nbgrader's submitted/ folder")
     grade_all.add_argument("--out", type=Path, required=True, help="folder for the results")
     grade_all.add_argument("--assignment", default=ASSIGNMENT_ID, help="the assignment's folder name (default: %(default)s)")
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     student_bundle.add_argument("--out", type=Path, required=True, metavar="DIR_OR_ZIP")
 
     args, passed_on = parser.parse_known_args(argv)
-    if passed_on and args.command not in ("check", "grade"):
+    if passed_on and args.command not in ("check", "grade", "grade-all"):
         parser.error(f"unrecognized arguments: {' '.join(passed_on)}")
     if args.command == "check":
         return run_check(args.path, passed_on)
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         from autograder.instructor.classroom import grade_class
 
         return grade_class(args.submitted, args.out, args.reference, args.assignment, args.jobs, args.regrade,
-                           args.gradebook, args.feedback, args.allow_unconfined)
+                           args.gradebook, args.feedback, args.allow_unconfined, passed_on)
     if args.command == "student-bundle":
         from autograder.instructor.student_bundle import build_student_bundle
 

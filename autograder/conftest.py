@@ -8,8 +8,8 @@ reads the reference or any submission. The reference is then loaded in this proc
 import hashlib
 import importlib.metadata
 import inspect
+import json
 import os
-import secrets
 import shutil
 import tempfile
 from datetime import datetime, timezone
@@ -27,7 +27,7 @@ from autograder.boundary.messages import StudentCodeFailed, bounded, describe
 from autograder.boundary.worker import preload
 from autograder.boundary.zygote import SpawnedWorkers, Zygote, start_zygote
 from autograder.contract import ASSIGNMENT_ID, PARTS, PROBE_MODULES, REFERENCE_DIR, RELEASE_DIR, REPO_ROOT
-from autograder.fingerprint import GRADER_FILES, PACKAGE_DIR, digest_files
+from autograder.fingerprint import GRADER_FILES, PACKAGE_DIR, digest_files, files_under
 from autograder.reports.feedback import feedback_text
 from autograder.reports.report import NOT_CHECKED, Outcome, results_json, score_table, write_results
 
@@ -228,10 +228,18 @@ def reference_if_present(pytestconfig: pytest.Config) -> LocalSubmission | None:
 
 
 @pytest.fixture(scope="session")
-def unforeseeable_seed() -> int:
-    """A seed drawn afresh for each grading, which no submission can know beforehand. The checks that must see
-    code do its work (train, save, load) start from it, so that no answer computed in advance fits."""
-    return secrets.randbits(31)
+def unforeseeable_seed(pytestconfig: pytest.Config, student: RemoteSubmission) -> int:
+    """A seed no student can compute beforehand, the same on every grading of the same submission: a digest of the
+    reference (which students never see) and the submitted code. The checks that must see code do its work (train,
+    save, load) start from it, so that no answer computed in advance fits, and a grade and its messages do not
+    change from run to run. Where the reference is absent (a student's own check) nothing is official to forge."""
+    digest = hashlib.sha256()
+    reference = pytestconfig.getoption("reference")
+    if reference.is_dir():
+        digest_files(files_under(reference), reference, "reference", digest)
+    for notebook, cells in sorted(student.submitted.cells.items()):
+        digest.update(json.dumps([notebook, [[cell.filename, cell.source] for cell in cells]]).encode())
+    return int.from_bytes(digest.digest()[:4], "big") >> 1
 
 
 @pytest.fixture(scope="session")

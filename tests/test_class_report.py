@@ -81,10 +81,29 @@ def small_class_page() -> str:
 
 
 def test_the_page_needs_nothing_but_itself(small_class_page: str) -> None:
-    """No script, and no image, style sheet or link that loads from elsewhere: the page is one file."""
+    """No script, and no image or style sheet that loads from elsewhere: the page is one file; its only links
+    lead within it, or to the students' own feedback pages beside it."""
     page = small_class_page
     assert "<script" not in page
-    assert not re.findall(r'(?:src|href)="(?!data:|#)', page)
+    assert not re.findall(r'src="(?!data:)', page)
+    assert set(re.findall(r'href="([^"#][^"]*)"', page)) == {"a/feedback.html", "b/feedback.html", "c/feedback.html"}
+
+
+def test_one_mistake_is_one_cause_among_the_common_failures() -> None:
+    """A tanh that fails eight checks, each with a message of its own, is one cause, under tanh, costing eight checks."""
+    tests = [{**check(f"test_tanh_{i}", PART3, False, f"tanh breaks property {i}"), "extra_data": {"checks": "tanh"}}
+             for i in range(8)]
+    groups = failure_groups([graded("a", *tests), graded("b", *tests)])
+    assert [(g.function, g.message, g.students, len(g.checks)) for g in groups] == [
+        ("tanh", "tanh breaks property 0", {"a", "b"}, 8)]
+
+
+def test_the_student_table_gives_each_student_their_points_and_page(small_class_page: str) -> None:
+    """Every student has a row with a link to their page; the one not graded says so."""
+    table = small_class_page[small_class_page.index('<table class="students">'):]
+    table = table[:table.index("</table>")]
+    assert re.search(r'<a href="b/feedback.html">b</a></td><td class="number">1</td>', table), table
+    assert re.search(r'<a href="c/feedback.html">c</a>.*could not be graded', table), table
 
 
 def test_the_page_says_which_submission_could_not_be_graded_and_why(small_class_page: str) -> None:
@@ -197,6 +216,21 @@ def test_in_a_browser_the_tables_show_pass_rates_and_the_copies(browser, report_
     assert re.search(r"\d+ / 8", rates), rates
     assert {f"{a} and {b}" for a, b in COPIES} <= {row.split(" ")[0] + " and " + row.split(" ")[2] for row in similar}
     assert not [row for row in similar if INDEPENDENT in row.split(" ")[:3]]
+
+
+@pytest.mark.slow
+def test_in_a_browser_every_student_links_to_their_feedback_page(browser, report_page: Path) -> None:  # noqa: F811
+    """Each row of the student table links to that student's feedback.html, which exists and opens."""
+    from selenium.webdriver.common.by import By
+
+    open_page(browser, report_page)
+    links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "table.students a")}
+    graded_folder = report_page.parent
+    students = sorted(p.name for p in graded_folder.iterdir() if (p / "results.json").is_file())
+    assert sorted(links) == students
+    assert all(href == (graded_folder / s / "feedback.html").as_uri() for s, href in links.items()), links
+    browser.get(links[students[0]])
+    assert students[0] in browser.find_element(By.TAG_NAME, "body").text
 
 
 @pytest.mark.slow

@@ -156,6 +156,7 @@ class Confinement:
                 pass  # no libseccomp: the address space is still capped, and the files it holds watched
         os.environ.clear()
         os.environ.update(worker_environment(workdir))
+        tempfile.tempdir = None  # the grader's own, cached when it first made a temporary file: found again here
 
     def prepare(self, workdir: str) -> None:
         """Give the worker its work folder: in ``user`` mode, owned by its uid and closed to everyone else."""
@@ -311,7 +312,7 @@ def remove_ipc_of(uid: int) -> None:
         columns = header.split()
         for row in rows:
             fields = dict(zip(columns, row.split()))
-            if fields.get("uid") == str(uid):
+            if str(uid) in (fields.get("uid"), fields.get("cuid")):  # its owner may be changed; its creator may not
                 subprocess.run(["ipcrm", flag, fields[columns[1]]], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, check=False)
 
@@ -429,16 +430,23 @@ def explain(problems: dict[str, list[str]]) -> str:
     return "; ".join(said[kind].format(item) for kind, items in problems.items() for item in items)
 
 
-def trial_findings(paths: list[str], package: str) -> dict[str, list[str]]:
-    """What a process confined as a worker can reach that it must not, or cannot reach that it needs."""
+def trial_findings(paths: dict[str, list[int]], package: str) -> dict[str, list[str]]:
+    """What a process confined as a worker can reach that it must not, or cannot reach that it needs.
+
+    ``paths``: each protected path, with its device and inode: a path counts only where it is the
+    protected file or folder itself (a new root may hold an empty folder of the same path, on the
+    way to the worker's own work folder).
+    """
     problems: dict[str, list[str]] = {"readable": [], "writable": [], "missing": []}
-    for path in paths:
+    for path, identity in paths.items():
         try:
             if path.endswith("/"):
                 os.listdir(path)
             else:
                 open(path, "rb").close()
-            problems["readable"].append(path)
+            info = os.stat(path)
+            if [info.st_dev, info.st_ino] == identity:
+                problems["readable"].append(path)
         except OSError:
             pass
     for folder, _, _ in os.walk(package):
@@ -457,17 +465,18 @@ def trial_findings(paths: list[str], package: str) -> dict[str, list[str]]:
     return {kind: items for kind, items in problems.items() if items}
 
 
-def trial_paths(protected: list[Path]) -> list[str]:
-    """What the trial tries to read: each protected folder (listed, ending in "/") and its files by name,
-    since a folder closed to listing may still let a known name through; at most TRIAL_FILES files."""
+def trial_paths(protected: list[Path]) -> dict[str, list[int]]:
+    """What the trial tries to read, with each one's device and inode: each protected folder (listed, ending in "/")
+    and its files by name, since a folder closed to listing may still let a known name through; at most TRIAL_FILES
+    files."""
     paths = []
     for path in protected:
         if path.is_dir():
-            paths.append(f"{path}/")
-            paths += [str(file) for file in itertools.islice(path.rglob("*"), TRIAL_FILES) if file.is_file()]
+            paths.append((f"{path}/", path))
+            paths += [(str(file), file) for file in itertools.islice(path.rglob("*"), TRIAL_FILES) if file.is_file()]
         elif path.exists():
-            paths.append(str(path))
-    return paths
+            paths.append((str(path), path))
+    return {name: [path.stat().st_dev, path.stat().st_ino] for name, path in paths}
 
 
 def trial(confinement: Confinement, protected: list[Path]) -> dict[str, list[str]]:

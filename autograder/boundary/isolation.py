@@ -24,7 +24,7 @@ from pathlib import Path
 
 from autograder.boundary.channel import MessageRefused, SharedBuffer, ValueBudget
 from autograder.boundary.confinement import SHARED_TEMPORARY, Confinement
-from autograder.boundary.memory import FileWatch
+from autograder.boundary.memory import UidWatch
 from autograder.boundary.messages import StudentCodeFailed
 from autograder.boundary.notebook import Cell, SubmittedNotebooks, read_submission
 from autograder.boundary.zygote import SpawnedWorkers, Zygote
@@ -88,7 +88,7 @@ class Worker:
         self._channel = None
         self._pid: int | None = None
         self._workdir: str | None = None
-        self._watch: FileWatch | None = None
+        self._watch: UidWatch | None = None
 
     def _start(self) -> None:
         """Start a worker that has loaded its notebook, where it can be loaded."""
@@ -113,9 +113,9 @@ class Worker:
         self._pid, self._channel = self.zygote.spawn(workdir, self.confinement.uid, self.limits.memory_mb)
         self._channel.limit = self.limits.reply_bytes
         if self.confinement.mode == "user" and self.confinement.cgroup is None and self.limits.memory_mb:
-            # No cgroup counts what its uid holds in files in shared memory: the grader does.
+            # No cgroup counts what its uid holds in all its processes and in files: the grader does.
             pid = self._pid
-            self._watch = FileWatch(self.confinement.uid, [*SHARED_TEMPORARY, workdir], self.limits.memory_mb,
+            self._watch = UidWatch(self.confinement.uid, [*SHARED_TEMPORARY, workdir], self.limits.memory_mb,
                                     lambda: self.zygote.end(pid))
         problems = {**self.submitted.problems, **self.budget.unloadable}
         cells = [] if self.notebook in problems else self.submitted.cells.get(self.notebook, [])

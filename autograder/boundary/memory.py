@@ -7,8 +7,9 @@ server), each worker runs in one of its own, which counts all of it, and the ker
 worker that passes the cap. Elsewhere (Docker's containers mount the cgroup file system
 read-only) the worker's address space is capped at what it had when it started plus the cap
 (``RLIMIT_AS`` counts every mapping), a seccomp filter refuses the memory no mapping shows
-(``memfd_create``, ``shmget``), and the grader watches the files the worker's uid holds in
-the shared temporary folders (``FileWatch``). In every confined mode the filter also refuses
+(``memfd_create``, ``shmget``), and the grader watches what the worker's uid holds in all its
+processes together (each has caps of its own) and in files in the shared temporary folders
+(``UidWatch``). In every confined mode the filter also refuses
 the kernel's keyrings, which outlive a process and would carry data to the next one.
 """
 
@@ -79,9 +80,10 @@ def install_seccomp_filter(rules: Iterable[tuple[str, int, tuple[ArgumentCompari
 
 
 def refuse_in_worker(memory_counted: bool) -> None:
-    """Refuse this process the kernel's keyrings and, where no cgroup counts its memory, the memory that no
-    mapping shows (a memfd written to, a System V segment never attached)."""
-    rules = [(name, errno.EPERM, ()) for name in ("add_key", "keyctl", "request_key")]
+    """Refuse this process what outlives a process (the kernel's keyrings, System V message queues and semaphores,
+    POSIX message queues) and, where no cgroup counts its memory, the memory that no mapping shows (a memfd written
+    to, a System V segment never attached)."""
+    rules = [(name, errno.EPERM, ()) for name in ("add_key", "keyctl", "request_key", "msgget", "semget", "mq_open")]
     if not memory_counted:
         rules += [(name, errno.EPERM, ()) for name in ("memfd_create", "memfd_secret", "shmget")]
     install_seccomp_filter(rules)
@@ -186,18 +188,51 @@ def files_held(uid: int, folders: Iterable[str]) -> int | None:
     return total
 
 
-class FileWatch:
-    """Ends a worker whose uid holds more than ``megabytes`` in files under ``folders``; checks every 0.2 s."""
+def memory_of_processes(uid: int) -> list[tuple[int, int]]:
+    """For each process of ``uid``: its resident anonymous memory and the shared memory it maps, in bytes
+    (from /proc/PID/status, which the grader may read without ptrace's rights, as Docker's root has none)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid != uid:
+                continue
+            status = Path(entry.path, "status").read_text()
+            anonymous, shared = (int(status.split(f"\n{key}:")[1].split()[0]) * 1024 for key in ("RssAnon", "RssShmem"))
+        except (OSError, IndexError, ValueError):
+            continue
+        found.append((anonymous, shared))
+    return found
+
+
+class UidWatch:
+    """Ends a worker whose uid holds more than ``megabytes`` in its processes and its files under ``folders``
+    together; looks every 0.2 s.
+
+    A process's anonymous memory counts beyond what the worker had when first seen: a fork shares the
+    grader's pages (torch's) copy-on-write, and would otherwise count them again, each.
+    """
 
     def __init__(self, uid: int, folders: Iterable[str], megabytes: int, end: Callable[[], None]) -> None:
         self.uid, self.folders, self.limit, self.end = uid, list(folders), megabytes * 2**20, end
+        self.baseline: int | None = None
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._watch, daemon=True)
         self.thread.start()
 
+    def held(self) -> int | None:
+        """Bytes the uid holds now, or None when it holds more files than can be counted."""
+        files = files_held(self.uid, self.folders)
+        processes = memory_of_processes(self.uid)
+        if self.baseline is None and processes:
+            self.baseline = min(anonymous for anonymous, _ in processes)
+        baseline = self.baseline or 0
+        return None if files is None else files + sum(max(0, a - baseline) + s for a, s in processes)
+
     def _watch(self) -> None:
         while not self.stopped.wait(WATCH_SECONDS):
-            held = files_held(self.uid, self.folders)
+            held = self.held()
             if held is None or held > self.limit:
                 self.end()
                 return

@@ -16,6 +16,7 @@ import json
 import os
 import queue
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -33,7 +34,7 @@ from autograder.fingerprint import digest_files, files_under, grader_digest
 from autograder.instructor.launch import COMPLETED, grader_arguments, grader_environment
 from autograder.reports import class_report
 from autograder.reports.report import Graded, format_points, part_points, write_atomically
-from autograder.reports.similarity import compare_class
+from autograder.reports.similarity import Similarity, compare_class
 from autograder.reports.student_report import render
 
 RESULTS = "results.json"
@@ -80,7 +81,7 @@ class ClassGrader:
 
     def __init__(self, submitted: Path, out: Path, reference: Path, confinement: Confinement,
                  assignment: str = ASSIGNMENT_ID, jobs: int | None = None, protected: list[Path] = (),
-                 allow_unconfined: bool = False) -> None:
+                 allow_unconfined: bool = False, options: list[str] = ()) -> None:
         self.submitted, self.out, self.reference, self.assignment = submitted, out, reference, assignment
         self.confinement = confinement
         self.jobs = jobs or os.cpu_count() or 1
@@ -88,11 +89,13 @@ class ClassGrader:
         self.grader_options = [option for path in protected for option in ("--protect", str(path))]
         self.grader_options.append("--no-early-runs")  # the jobs keep every core busy already
         self.grader_options.append("--allow-unconfined" if allow_unconfined else "--require-confinement")
+        self.grader_options += options  # the instructor's (limits, ...), which a grade depends on too
         self._slots: queue.Queue[JobSlot] = queue.Queue()
         self._started: list[JobSlot] = []
         self._interrupted = False
         self._lock = threading.Lock()
         self._grader_digest = grader_digest(reference)  # once per run, not per student
+        self._grader_digest.update(json.dumps(list(options)).encode())
 
     def fingerprint(self, student_id: str) -> str:
         """A digest of everything this student's grade depends on: their files, the reference, the grader."""
@@ -212,7 +215,7 @@ def grades_csv(grades: list[Graded], absent: list[str] = ()) -> str:
 
 def grade_class(submitted: Path, out: Path, reference: Path, assignment: str = ASSIGNMENT_ID,
                 jobs: int | None = None, regrade: bool = False, gradebook: str | None = None,
-                feedback: Path | None = None, allow_unconfined: bool = False) -> int:
+                feedback: Path | None = None, allow_unconfined: bool = False, options: list[str] = ()) -> int:
     """``python -m autograder grade-all``: grade, then write feedback, grades.csv and the gradebook.
 
     Returns the exit code: 0 when every submission has a grade, 1 when some could not be
@@ -220,6 +223,10 @@ def grade_class(submitted: Path, out: Path, reference: Path, assignment: str = A
     """
     if not submitted.is_dir():
         print(f"{submitted} is not a folder; give nbgrader's submitted/ folder.", file=sys.stderr)
+        return 2
+    problems = destination_problems(out, gradebook, feedback, assignment)
+    if problems:
+        print("Nothing was graded: " + "; ".join(problems) + ".", file=sys.stderr)
         return 2
     out.mkdir(parents=True, exist_ok=True)
     protected = [submitted, out, *([feedback] if feedback is not None else [])]
@@ -231,41 +238,96 @@ def grade_class(submitted: Path, out: Path, reference: Path, assignment: str = A
               "can read another's work or forge a grade. Grade on Linux as root (or with user namespaces), "
               "or pass --allow-unconfined to grade anyway.", file=sys.stderr)
         return 2
-    grader = ClassGrader(submitted, out, reference, confinement, assignment, jobs, protected, allow_unconfined)
+    grader = ClassGrader(submitted, out, reference, confinement, assignment, jobs, protected, allow_unconfined, options)
     try:
         graded_now, grades = grader.grade(regrade)
     except KeyboardInterrupt:
         print(f"Interrupted. Every finished grade is kept in {out}; "
               "run the same command again to grade the rest.", file=sys.stderr)
         return 130
+    # Each destination from here on costs only itself if it fails: the others are still written.
+    failed = []
     for graded in grades:
         page = out / graded.student_id / FEEDBACK
         if graded.student_id in graded_now or not page.is_file():
             write_atomically(page, feedback_page(graded, list(PARTS)))
     absent: list[str] = []
     if gradebook is not None:
-        from autograder.instructor.gradebook import GradebookError, record_grades
+        from autograder.instructor.gradebook import record_grades
 
         try:
             absent = record_grades(gradebook, assignment, grades, submitted)
-        except GradebookError as error:
-            print(f"Grades not written to the gradebook: {error}", file=sys.stderr)
-            return 2
-    write_atomically(out / "grades.csv", grades_csv(grades, absent))
-    write_class_report(out, grades, submitted, assignment)
+        except Exception as error:  # noqa: BLE001 - the gradebook's failure, whatever it is, is the gradebook's alone
+            failed.append(f"the gradebook {gradebook} ({error})")
+    similarity = None
+    try:
+        write_atomically(out / "grades.csv", grades_csv(grades, absent))
+        similarity = write_class_report(out, grades, submitted, assignment)
+    except OSError as error:
+        failed.append(f"the grades or the class report in {out} ({error})")
     if feedback is not None:
-        for graded in grades:
-            place_feedback(graded, submitted / graded.student_id / assignment, feedback / graded.student_id / assignment)
+        try:
+            for graded in grades:
+                place_feedback(graded, submitted / graded.student_id / assignment,
+                               feedback / graded.student_id / assignment)
+        except OSError as error:
+            failed.append(f"the feedback in {feedback} ({error})")
     problems = [g for g in grades if g.results is None]
     print(f"{len(graded_now)} graded now, {len(grades) - len(graded_now)} already up to date; "
           f"grades in {out / 'grades.csv'}" + (f", {len(absent)} without a submission: {', '.join(absent)}" if absent else ""))
     print(f"Class report: {out / class_report.CLASS_REPORT}")
+    print(class_summary(grades, similarity))
     for graded in problems:
         print(f"{graded.student_id}: {graded.problem}", file=sys.stderr)
-    return 1 if problems else 0
+    for destination in failed:
+        print(f"Not written: {destination}. Everything else was.", file=sys.stderr)
+    return 2 if failed else 1 if problems else 0
 
 
-def write_class_report(out: Path, grades: list[Graded], submitted: Path, assignment: str) -> None:
+def writable_folder(folder: Path) -> str | None:
+    """Why files cannot be written in ``folder`` (made where it is missing), or None if they can; makes nothing."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} cannot be written by this user"
+    return None
+
+
+def destination_problems(out: Path, gradebook: str | None, feedback: Path | None, assignment: str) -> list[str]:
+    """Each destination that cannot take the class's grades, and the fix, found before any grading."""
+    problems = []
+    for option, folder in (("--out", out), ("--feedback", feedback)):
+        why = None if folder is None else writable_folder(folder)
+        if why is not None:
+            problems.append(f"{option} {folder}: {why}; give a folder you can write")
+    if gradebook is not None:
+        from autograder.instructor.gradebook import gradebook_problem
+
+        why = gradebook_problem(gradebook, assignment)
+        if why is not None:
+            problems.append(f"--gradebook {gradebook}: {why}")
+    return problems
+
+
+def class_summary(grades: list[Graded], similarity: Similarity | None) -> str:
+    """One line for the terminal: how many were graded, the median, what could not be graded, the flagged pairs."""
+    scored = [g.results["score"] for g in grades if g.results is not None]
+    words = [f"{len(scored)} of {len(grades)} submissions graded"]
+    if scored:
+        maximum = next(g.results["max_score"] for g in grades if g.results is not None)
+        words.append(f"median {format_points(statistics.median(scored))} / {format_points(maximum)}")
+    if len(scored) < len(grades):
+        words.append(f"{len(grades) - len(scored)} could not be graded")
+    if similarity is not None:
+        flagged = len(similarity.flagged)
+        words.append(f"{flagged} {'pair' if flagged == 1 else 'pairs'} of submissions flagged as similar")
+    return "Summary: " + "; ".join(words) + "."
+
+
+def write_class_report(out: Path, grades: list[Graded], submitted: Path, assignment: str) -> Similarity:
     """``out/class_report.html``: the class's scores, checks, failures and similar submissions.
 
     Similarity is computed afresh each time (a second for a class of 8, pairs grow as the class
@@ -274,6 +336,7 @@ def write_class_report(out: Path, grades: list[Graded], submitted: Path, assignm
     submissions = {g.student_id: submitted / g.student_id / assignment for g in grades}
     similarity = compare_class(submissions, REPO_ROOT / "assignments" / assignment, list(GRADED_NAMES))
     class_report.write(out / class_report.CLASS_REPORT, grades, similarity, assignment, datetime.now().astimezone())
+    return similarity
 
 
 def feedback_page(graded: Graded, parts: list[str]) -> str:

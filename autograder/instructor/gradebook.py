@@ -17,6 +17,27 @@ class GradebookError(Exception):
     """The gradebook cannot take these grades; the message says what to do."""
 
 
+def gradebook_problem(db_url: str, assignment: str) -> str | None:
+    """Why the gradebook at ``db_url`` cannot take this assignment's grades, with the fix; None if it can.
+
+    Nothing is created: nbgrader would make an empty database file at a new SQLite path.
+    """
+    if db_url.startswith("sqlite:///") and not Path(db_url.removeprefix("sqlite:///")).is_file():
+        return (f"there is no gradebook at {db_url.removeprefix('sqlite:///')}: run `nbgrader generate_assignment "
+                f"{assignment}` in the course folder first, which makes it")
+    try:
+        with Gradebook(db_url) as gradebook:
+            gradebook.find_assignment(assignment)
+            for part in PARTS.values():
+                gradebook.find_grade_cell(part.grade_cell, Path(part.notebook).stem, assignment)
+    except MissingEntry:
+        return (f"it does not know {assignment!r} and its grade cells: run `nbgrader generate_assignment {assignment}` "
+                "on the current solutions/ first")
+    except Exception as error:  # noqa: BLE001 - whatever keeps the database from opening, said as it is
+        return f"it cannot be opened ({type(error).__name__}: {error})"
+    return None
+
+
 def record_grades(db_url: str, assignment: str, grades: list[Graded], submitted: Path) -> list[str]:
     """Write every grade into the gradebook at ``db_url``; return its students who submitted nothing.
 

@@ -8,6 +8,7 @@ namespaces, so the worker that runs student code runs as a user of its own
 (``results.json``'s output says how it was confined).
 """
 
+import importlib.metadata
 import zipfile
 from pathlib import Path
 
@@ -16,18 +17,22 @@ from autograder.fingerprint import GRADER_FILES, PACKAGE_DIR
 
 SETUP = """\
 #!/usr/bin/env bash
-# Gradescope runs this once, as root, when it builds the autograder's image.
+# Gradescope runs this once, as root, when it builds the autograder's image. Any failure stops the build.
 set -euo pipefail
 apt-get update
 apt-get install -y --no-install-recommends python3 python3-venv util-linux
 python3 -m venv /autograder/venv
-# The CPU build of torch: Gradescope has no GPU, and the default build is several GB.
-/autograder/venv/bin/pip install torch --index-url https://download.pytorch.org/whl/cpu
-/autograder/venv/bin/pip install -e /autograder/source
-# Grade the reference once, so that its replies are cached and grading a student needs no
-# second process (time, and memory in a 768 MB container). Kept only where student code is confined.
-/autograder/venv/bin/python -m autograder grade /autograder/source/solutions/{assignment} -q || true
-""".format(assignment=ASSIGNMENT_ID)
+# The CPU build of the torch this bundle was made and tested with: Gradescope has no GPU, the default
+# build is several GB, and a grade must not depend on which torch the image happened to get.
+/autograder/venv/bin/pip install "torch=={torch}" --index-url https://download.pytorch.org/whl/cpu
+# The package alone, for grading: not nbgrader's Jupyter stack, which only instructors' course tools need.
+/autograder/venv/bin/pip install /autograder/source
+# A bundle that cannot give the reference full marks here fails now, not on the first student.
+/autograder/venv/bin/python -m autograder grade /autograder/source/solutions/{assignment} -q \\
+    --results /tmp/reference-results.json --require-confinement
+/autograder/venv/bin/python -c "import json, sys; r = json.load(open('/tmp/reference-results.json')); \\
+sys.exit(0 if r['score'] == r['max_score'] > 0 else 'the reference did not get full marks')"
+"""
 
 RUN = f"""\
 #!/usr/bin/env bash
@@ -66,11 +71,17 @@ def bundle_files() -> dict[str, Path]:
     return files
 
 
+def setup_script() -> str:
+    """``setup.sh``, pinned to the version of torch installed here (without its local tag, such as ``+cpu``)."""
+    torch = importlib.metadata.version("torch").split("+")[0]
+    return SETUP.format(torch=torch, assignment=ASSIGNMENT_ID)
+
+
 def build_bundle(out: Path) -> None:
     """Write the bundle to ``out``: ``setup.sh`` and ``run_autograder`` at the top, as Gradescope wants."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
-        for name, text in (("setup.sh", SETUP), ("run_autograder", RUN)):
+        for name, text in (("setup.sh", setup_script()), ("run_autograder", RUN)):
             info = zipfile.ZipInfo(name)
             info.external_attr = 0o755 << 16  # executable once unpacked
             bundle.writestr(info, text)

@@ -76,9 +76,9 @@ def checker_folder() -> Path | None:
 
 
 def checker_digest() -> str:
-    """What a warm checker must share with this client to grade as a fresh process would: the package's files,
-    the Python that runs it, and the grading environment."""
-    digest = hashlib.sha256(json.dumps([sys.executable, sorted(grader_environment().items())]).encode())
+    """What a warm checker must share with this client to grade as a fresh process would: the package (where it is,
+    and its files), the Python that runs it, and the grading environment."""
+    digest = hashlib.sha256(json.dumps([sys.executable, str(PACKAGE_DIR), sorted(grader_environment().items())]).encode())
     digest_files(GRADER_FILES, PACKAGE_DIR, "grader", digest)
     return digest.hexdigest()
 

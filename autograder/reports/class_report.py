@@ -1,11 +1,13 @@
 """The instructor's view of a graded class as one self-contained HTML page.
 
 From every student's results.json and the similarity of their answer cells: the score
-distribution (overall and per part, as plots), each check's pass rate, the most common
-failures grouped by message, the submissions that could not be graded, and the pairs of
-submissions that are suspiciously similar. The plots are PNGs embedded in the page, so the page is one
-file an instructor can keep or mail; the tables are sorted as an instructor reads them
-(hardest check first, most students first, most similar pair first), so no script is needed.
+distribution (overall and per part, as plots), every student's points with a link to their
+feedback page, each check's pass rate, the most common causes of lost points by graded
+function, the submissions that could not be graded, and the pairs of submissions that are
+suspiciously similar. The plots are PNGs embedded in the page, so the page is one file an
+instructor can keep or mail (the only links lead to the students' pages beside it); the tables
+are sorted as an instructor reads them (students by id, hardest check first, most students
+first, most similar pair first), so no script is needed.
 """
 
 import base64
@@ -16,6 +18,7 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from autograder.boundary.messages import STUB_MESSAGE
 from autograder.contract import PARTS
@@ -51,11 +54,13 @@ details { margin: 0.3rem 0; } summary { cursor: pointer; }
 
 @dataclass
 class FailureGroup:
-    """Failures whose messages are the same once numbers and hypothesis's examples are set aside."""
+    """One cause of lost points in one graded function, shared by several students: the message of the first check
+    of that function each of them failed, the same once numbers and hypothesis's examples are set aside."""
 
+    function: str  # the graded name: sgd_step, Model, tanh
     message: str  # the first such message, without its example
     students: set[str] = field(default_factory=set)
-    checks: set[str] = field(default_factory=set)  # the checks' names
+    checks: set[str] = field(default_factory=set)  # the names of every check of the function they failed
     variants: set[str] = field(default_factory=set)  # the messages as written, examples aside
 
 
@@ -105,18 +110,22 @@ def stubs_left(grades: list[Graded]) -> dict[str, set[str]]:
 
 
 def failure_groups(grades: list[Graded]) -> list[FailureGroup]:
-    """Every failed check's message but an untouched stub's, grouped by ``message_key``: most students first."""
-    groups: dict[str, FailureGroup] = {}
+    """The causes of lost points, most students first: for each student and graded function, the first failed
+    check's message (as a student's feedback shows it first), grouped by function and ``message_key``. One
+    mistake that fails eight checks of a function is one cause; an untouched stub is none (see ``stubs``)."""
+    groups: dict[tuple[str, str], FailureGroup] = {}
     for graded in graded_ones(grades):
+        by_function: dict[str, list[dict]] = {}
         for test in failed_tests(graded):
-            if stub_name(test["output"]) is not None:
-                continue
-            key = message_key(test["output"])
-            group = groups.setdefault(key, FailureGroup(strip_example(test["output"])))
+            if stub_name(test["output"]) is None:
+                by_function.setdefault(test.get("extra_data", {}).get("checks", ""), []).append(test)
+        for function, tests in by_function.items():
+            first = tests[0]["output"]
+            group = groups.setdefault((function, message_key(first)), FailureGroup(function, strip_example(first)))
             group.students.add(graded.student_id)
-            group.checks.add(test["name"])
-            group.variants.add(strip_example(test["output"]))
-    return sorted(groups.values(), key=lambda g: (-len(g.students), -len(g.checks), g.message))
+            group.checks.update(test["name"] for test in tests)
+            group.variants.add(strip_example(first))
+    return sorted(groups.values(), key=lambda g: (-len(g.students), -len(g.checks), g.function, g.message))
 
 
 @dataclass
@@ -199,9 +208,9 @@ def summary(grades: list[Graded], similarity: Similarity) -> str:
     not_graded = len(grades) - len(graded)
     if not_graded:
         lines.append(f'<a class="flag" href="#not-graded">{not_graded} could not be graded</a>')
-    flagged = similarity.flagged
-    lines.append(f'<a class="{"flag" if flagged else ""}" href="#similar">{len(flagged)} pairs of submissions '
-                 f"are suspiciously similar</a>")
+    flagged = len(similarity.flagged)
+    said = "1 pair of submissions is" if flagged == 1 else f"{flagged} pairs of submissions are"
+    lines.append(f'<a class="{"flag" if flagged else ""}" href="#similar">{said} suspiciously similar</a>')
     return '<ul class="summary">' + "".join(f"<li>{line}</li>" for line in lines) + "</ul>"
 
 
@@ -318,13 +327,13 @@ def stubs(grades: list[Graded]) -> str:
                    f"<td>{names(students)}</td></tr>"
                    for name, students in sorted(left.items(), key=lambda item: (-len(item[1]), item[0])))
     return ('<h2 id="stubs">Left unwritten</h2><p class="muted">Functions whose stub was handed in untouched '
-            "(their failures are not repeated below).</p>"
+            "(not counted again among the most common failures).</p>"
             '<table class="stubs"><tr><th>function</th><th class="number">students</th>'
             f'<th style="width: 24rem">who</th></tr>{rows}</table>')
 
 
 def failures(grades: list[Graded]) -> str:
-    """The most common failures, by message: how many students, who, in which checks."""
+    """The most common causes of lost points, by graded function: how many students, who, which checks it cost."""
     groups = failure_groups(grades)
     if not groups:
         return ""
@@ -333,24 +342,54 @@ def failures(grades: list[Graded]) -> str:
         checks_list = "".join(f"<li>{html.escape(c)}</li>" for c in sorted(group.checks))
         others = len(group.variants) - 1
         variants = f'<p class="muted">and {others} more with other numbers</p>' if others else ""
-        rows.append(f'<tr><td><pre>{html.escape(group.message)}</pre>{variants}'
-                    f"<details><summary>in {len(group.checks)} check{'s' if len(group.checks) != 1 else ''}</summary>"
-                    f"<ul>{checks_list}</ul></details></td>"
+        rows.append(f'<tr><td><code>{html.escape(group.function)}</code></td>'
+                    f'<td><pre>{html.escape(group.message)}</pre>{variants}'
+                    f"<details><summary>costs {len(group.checks)} check{'s' if len(group.checks) != 1 else ''}"
+                    f"</summary><ul>{checks_list}</ul></details></td>"
                     f'<td class="number">{len(group.students)}</td><td>{names(group.students)}</td></tr>')
     rest = len(groups) - FAILURES_SHOWN
-    more = f'<p class="muted">and {rest} less common messages.</p>' if rest > 0 else ""
-    return ('<h2 id="failures">Most common failures</h2><p class="muted">Messages that differ only in numbers or '
-            "in hypothesis's example count as one.</p>"
-            '<table class="failures"><tr><th>message</th><th class="number">students</th>'
+    more = f'<p class="muted">and {rest} less common causes.</p>' if rest > 0 else ""
+    return ('<h2 id="failures">Most common failures</h2><p class="muted">For each student and function, the first '
+            "check it failed, as their feedback shows it first: one mistake is one cause, however many checks it "
+            "costs. Messages that differ only in numbers or in hypothesis's example count as one.</p>"
+            '<table class="failures"><tr><th style="width: 9rem">function</th><th>cause</th>'
+            '<th class="number">students</th>'
             f'<th style="width: 14rem">who</th></tr>{"".join(rows)}</table>{more}')
+
+
+def students(grades: list[Graded], similarity: Similarity) -> str:
+    """Every student, by id: the total, each part, a link to their feedback page, and what to look into."""
+    similar_to: dict[str, set[str]] = {}
+    for pair in similarity.flagged:
+        similar_to.setdefault(pair.first, set()).add(pair.second)
+        similar_to.setdefault(pair.second, set()).add(pair.first)
+    header = "".join(f'<th class="number">{html.escape(part.split(": ", 1)[-1])}</th>' for part in PARTS)
+    rows = []
+    for graded in sorted(grades, key=lambda g: g.student_id):
+        student = html.escape(graded.student_id)
+        link = f'<a href="{html.escape(quote(graded.student_id))}/feedback.html">{student}</a>'
+        if graded.results is None:
+            cells = '<td class="number">–</td>' * (len(PARTS) + 1)
+            flags = ['<span class="flag">could not be graded</span>']
+        else:
+            points = part_points(graded.results)
+            cells = f'<td class="number">{format_points(graded.results["score"])}</td>' + "".join(
+                f'<td class="number">{format_points(points[part])}</td>' for part in PARTS)
+            flags = []
+        if graded.student_id in similar_to:
+            flags.append(f'<span class="flag">similar to {names(similar_to[graded.student_id])}</span>')
+        rows.append(f"<tr><td>{link}</td>{cells}<td>{' '.join(flags)}</td></tr>")
+    return ('<h2 id="students">Students</h2><p class="muted">By id; each id opens that student\'s feedback page.</p>'
+            '<table class="students"><tr><th>student</th><th class="number">total</th>'
+            f'{header}<th style="width: 12rem">look into</th></tr>{"".join(rows)}</table>')
 
 
 def render(grades: list[Graded], similarity: Similarity, assignment: str, when: datetime) -> str:
     """The whole page for a class's ``grades`` and the ``similarity`` of their submissions."""
     title = f"Class report: {html.escape(assignment)}"
     meta = f'<p class="meta">Graded {when:%Y-%m-%d %H:%M}; {len(grades)} submissions.</p>'
-    body = "".join([summary(grades, similarity), not_graded(grades), distribution(grades), similar(similarity),
-                    checks(grades), failures(grades), stubs(grades)])
+    body = "".join([summary(grades, similarity), not_graded(grades), distribution(grades),
+                    students(grades, similarity), similar(similarity), checks(grades), failures(grades), stubs(grades)])
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>"
             f"<style>{STYLE}</style></head>\n<body><h1>{title}</h1>{meta}\n{body}\n</body></html>\n")
 

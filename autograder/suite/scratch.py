@@ -25,6 +25,7 @@ writes the plain calls Part 3 asks for.
 
 import ast
 import builtins
+import functools
 import importlib
 import inspect
 import types
@@ -62,6 +63,10 @@ HOOKS = frozenset({"__torch_function__", "__torch_dispatch__"})
 SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef,
           ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 SHOWN_LENGTH = 60
+# The most code of a notebook the grader judges (an honest one holds a few kB; parsing costs some hundred
+# bytes of memory per byte of code), and the most refusals it lists.
+MAX_CODE_CHARS = 256 * 1024
+MAX_REFUSALS = 20
 HINT = "Part 3 asks for plain calls of elementary operations (torch.exp, torch.where, arithmetic, ...)."
 
 
@@ -105,8 +110,10 @@ class NotebookCode:
     future_annotations: bool = False
 
 
-def notebook_code(cells: list[Cell]) -> NotebookCode:
-    """The top-level definitions of ``cells`` (cells that do not parse are skipped, as the loader skips them)."""
+@functools.lru_cache(maxsize=2)
+def notebook_code(cells: tuple[Cell, ...]) -> NotebookCode:
+    """The top-level definitions of ``cells`` (cells that do not parse are skipped, as the loader skips them);
+    parsed once for the four activations."""
     code = NotebookCode()
     for cell in cells:
         try:
@@ -193,7 +200,13 @@ def is_literal_expression(expression: ast.expr) -> bool:
 def refusals(cells: list[Cell], name: str) -> list[Refusal]:
     """Every construct in the code that can run while ``name`` is checked that the rules refuse; empty when
     ``name`` is written from elementary operations (or is not defined: its checks say so)."""
-    code = notebook_code(cells)
+    size = sum(len(cell.source) for cell in cells)
+    if size > MAX_CODE_CHARS:
+        first = cells[0].filename if cells else "the notebook"
+        return [Refusal(f"{size // 1024} kB of code", first, 1,
+                        f"the notebook holds more than {MAX_CODE_CHARS // 1024} kB of code, more than the grader "
+                        "reads to judge it; clear what Part 3 does not need", "")]
+    code = notebook_code(tuple(cells))
     judge = Judge(code)
     for statement, cell in code.statements:
         judge.at_load(statement, cell)
@@ -210,15 +223,19 @@ class Judge:
 
     def __init__(self, code: NotebookCode) -> None:
         self.code = code
-        self.refused: list[Refusal] = []
+        self.found: dict[Refusal, None] = {}  # in the order found; a dict, so that a repeat costs nothing
         self.followed: set[int] = set()
 
+    @property
+    def refused(self) -> list[Refusal]:
+        return list(self.found)
+
     def refuse(self, node: ast.AST, cell: Cell, via: str, reason: str, construct: str | None = None) -> None:
+        if len(self.found) >= MAX_REFUSALS:
+            return
         shown = construct if construct is not None else ast.unparse(node)
         shown = shown if len(shown) <= SHOWN_LENGTH else shown[:SHOWN_LENGTH - 1] + "…"
-        refusal = Refusal(shown, cell.filename, getattr(node, "lineno", 0), reason, via)
-        if refusal not in self.refused:
-            self.refused.append(refusal)
+        self.found.setdefault(Refusal(shown, cell.filename, getattr(node, "lineno", 0), reason, via))
 
     # What runs when the notebook is loaded.
 
@@ -233,7 +250,8 @@ class Judge:
             # A class's methods can run as it is made (a metaclass, __init_subclass__, __set_name__) or whenever
             # one of its objects is used: every class of the notebook is judged whole.
             self.class_at_load(statement, cell, f"class {statement.name}", None)
-            self.methods(statement, cell, f"class {statement.name}", None)
+        elif isinstance(statement, ast.AnnAssign) and not self.code.future_annotations:
+            Scope(self, cell, "", None).expression(statement.annotation)  # evaluated as the line runs
 
     def evaluated_at_definition(self, function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> list[ast.expr]:
         """What a ``def`` evaluates where it stands: decorators, defaults, annotations (unless postponed)."""
@@ -247,19 +265,12 @@ class Judge:
         return evaluated
 
     def class_at_load(self, node: ast.ClassDef, cell: Cell, via: str, outer: "Scope | None") -> None:
-        """A class statement: its decorators, bases and keywords, then its body, which runs as the class is made."""
+        """A class statement: its decorators, bases and keywords, then its body, which runs as the class is made, with
+        the bodies of its methods wherever they stand in it."""
         scope = Scope(self, cell, via, outer)
         for expression in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
             scope.expression(expression)
         Scope(self, cell, via, outer, node).body(node.body)
-
-    def methods(self, node: ast.ClassDef, cell: Cell, via: str, outer: "Scope | None") -> None:
-        """The bodies of a class's methods, and of the classes it nests (a method's names skip the class's own)."""
-        for statement in node.body:
-            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                Scope(self, cell, via, outer, statement).body(statement.body)
-            elif isinstance(statement, ast.ClassDef):
-                self.methods(statement, cell, via, outer)
 
     # Following the notebook's names.
 
@@ -360,9 +371,10 @@ class Scope(ast.NodeVisitor):
     def expression(self, expression: ast.expr) -> None:
         self.visit(expression)
 
-    def is_bound(self, name: str) -> bool:
-        """Whether ``name`` is this scope's or an enclosing function's (a class body's names are not its methods')."""
-        if name in self.local:
+    def is_bound(self, name: str, class_names: bool = True) -> bool:
+        """Whether ``name`` is this scope's or an enclosing function's (a class body's names are not its methods');
+        without ``class_names``, a name this class body binds does not count."""
+        if name in self.local and (class_names or not self.is_class):
             return True
         scope = self.outer
         while scope is not None:
@@ -374,7 +386,8 @@ class Scope(ast.NodeVisitor):
     # Names and attributes.
 
     def visit_Name(self, node: ast.Name) -> None:
-        if isinstance(node.ctx, ast.Load) and not self.is_bound(node.id):
+        # A class body looks a name up as it runs: one it assigns later is still the global one before that.
+        if isinstance(node.ctx, ast.Load) and not self.is_bound(node.id, class_names=not self.is_class):
             self.judge.global_name(node.id, node, self.cell, self.via)
         elif node.id in HOOKS:
             self.refuse(node, "it hooks into PyTorch's dispatch, where it can answer any call in its place")
@@ -425,8 +438,7 @@ class Scope(ast.NodeVisitor):
                         f"def {node.name}")
         for expression in self.judge.evaluated_at_definition(node):
             self.visit(expression)
-        if not self.is_class:  # a method's body is judged when its class is followed
-            Scope(self.judge, self.cell, self.via, self, node).body(node.body)
+        Scope(self.judge, self.cell, self.via, self, node).body(node.body)
 
     visit_AsyncFunctionDef = visit_FunctionDef
 
@@ -437,7 +449,6 @@ class Scope(ast.NodeVisitor):
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         self.judge.class_at_load(node, self.cell, self.via, self)
-        self.judge.methods(node, self.cell, self.via, self)
 
     def comprehension(self, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp) -> None:
         # The first iterable is evaluated in the enclosing scope; the rest in the comprehension's own.

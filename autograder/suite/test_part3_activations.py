@@ -8,6 +8,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from autograder.boundary.messages import StudentCodeFailed
 from autograder.suite import probes, scratch, strategies
 from autograder.suite.checks import assert_close, expect_tensor, shown
 
@@ -69,13 +70,19 @@ def not_from_scratch(student, name: str, seed: int) -> list[str]:
 @pytest.fixture(scope="session")
 def from_scratch(student, unforeseeable_seed):
     """A check that fails every test of an activation not written from elementary operations: none of its points count."""
-    verdicts: dict[str, list[str]] = {}
+    verdicts: dict[str, list[str] | BaseException] = {}
 
     def check(name: str) -> None:
         if name not in verdicts:
-            verdicts[name] = not_from_scratch(student, name, unforeseeable_seed)
-        if verdicts[name]:
-            pytest.fail(f"{verdicts[name][0]} None of its checks count.", pytrace=False)
+            try:
+                verdicts[name] = not_from_scratch(student, name, unforeseeable_seed)
+            except Exception as error:  # the activation's own failure (a stub, a crash): every check says it, once found
+                verdicts[name] = error
+        verdict = verdicts[name]
+        if isinstance(verdict, BaseException):
+            raise verdict.again() if isinstance(verdict, StudentCodeFailed) else verdict
+        if verdict:
+            pytest.fail(f"{verdict[0]} None of its checks count.", pytrace=False)
 
     return check
 

@@ -1,0 +1,146 @@
+"""A student's warm checker grades as a fresh process does, sees every save, and outlives neither its idle
+limit nor its session.
+
+Each test gets a temporary folder of its own as TMPDIR, so its checker (whose socket lives in
+``$TMPDIR/autograder-checker-<uid>/``) is its own, and no test shares or stops another's.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell
+
+from autograder.contract import REFERENCE_DIR, RELEASE_DIR
+from tests.test_hostile_submissions import ATTACKS, hostile_submission
+
+pytestmark = pytest.mark.slow
+
+# How long a test lets a checker wait idle; and how long after that it must be gone.
+IDLE_SECONDS = 3
+GRACE_SECONDS = 10
+
+
+def environment(tmp_path: Path, checker: str) -> dict[str, str]:
+    """The environment of a student's command: a TMPDIR of the test's own, and AUTOGRADER_CHECKER as given."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir(exist_ok=True)
+    return {**os.environ, "TMPDIR": str(scratch), "AUTOGRADER_CHECKER": checker}
+
+
+def checkers(tmp_path: Path) -> list[int]:
+    """The pids of the warm checkers serving this test's TMPDIR."""
+    found = subprocess.run(["pgrep", "-f", f"autograder.slot --serve {tmp_path}/scratch/"], capture_output=True, text=True)
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def check(folder: Path, results: Path, env: dict[str, str], *start: str) -> subprocess.CompletedProcess:
+    """``python -m autograder check FOLDER --results RESULTS``, started through ``start`` (e.g. setsid)."""
+    return subprocess.run([*start, sys.executable, "-m", "autograder", "check", str(folder), "--results", str(results)],
+                          env=env, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+
+
+def by_check(results: Path) -> dict[str, tuple[str, float, str]]:
+    """Each check of a results.json: its status, score and output."""
+    return {t["test"]: (t["status"], t["score"], t["output"]) for t in json.loads(results.read_text())["tests"]}
+
+
+def partial(folder: Path) -> Path:
+    """The reference with a softmax that overflows (no shift by the max) and relu left as the stub."""
+    shutil.copytree(REFERENCE_DIR, folder)
+    path = folder / "03_activations.ipynb"
+    path.write_text(path.read_text().replace("z - z.amax(dim=dim, keepdim=True).detach()", "z")
+                    .replace("return torch.where(z > 0, z, torch.zeros_like(z))", "raise NotImplementedError()"))
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def no_checker_left(tmp_path: Path) -> None:
+    """Whatever a test leaves running of its checker is ended afterwards."""
+    yield
+    for pid in checkers(tmp_path):
+        os.kill(pid, 9)
+
+
+@pytest.fixture
+def submissions(tmp_path: Path) -> dict[str, Path]:
+    """A full, a partial, a stub and a hostile submission (one that kills what it can reach)."""
+    return {
+        "full": Path(shutil.copytree(REFERENCE_DIR, tmp_path / "full")),
+        "partial": partial(tmp_path / "partial"),
+        "stub": Path(shutil.copytree(RELEASE_DIR, tmp_path / "stub")),
+        "hostile": hostile_submission("kill_the_grader", ATTACKS["kill_the_grader"], tmp_path / "hostile", 9),
+    }
+
+
+def test_a_warm_check_gives_the_results_of_a_fresh_one(tmp_path, submissions):
+    """Check by check, the warm checker's results are a fresh process's, for full, partial, stub and hostile work."""
+    warm, fresh = environment(tmp_path, str(IDLE_SECONDS * 20)), environment(tmp_path, "off")
+    for name, folder in submissions.items():
+        warm_run = check(folder, tmp_path / f"{name}-warm.json", warm)
+        fresh_run = check(folder, tmp_path / f"{name}-fresh.json", fresh)
+        assert warm_run.returncode == fresh_run.returncode, (name, warm_run.stdout[-2000:], fresh_run.stdout[-2000:])
+        assert by_check(tmp_path / f"{name}-warm.json") == by_check(tmp_path / f"{name}-fresh.json"), name
+    assert checkers(tmp_path), "the warm checks did not go through a warm checker"
+
+
+def test_a_check_after_the_notebook_is_saved_again_grades_the_new_file(tmp_path):
+    """The warm checker grades the notebook as it is saved now, not as it was at the last check."""
+    folder = Path(shutil.copytree(RELEASE_DIR, tmp_path / "work"))
+    env = environment(tmp_path, str(IDLE_SECONDS * 20))
+    check(folder, tmp_path / "before.json", env)
+    path = folder / "03_activations.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(new_code_cell("def relu(z):\n    return torch.where(z > 0, z, torch.zeros_like(z))\n"))
+    nbformat.write(notebook, path)
+    check(folder, tmp_path / "after.json", env)
+    before, after = (json.loads((tmp_path / name).read_text())["tests"] for name in ("before.json", "after.json"))
+    relu_before, relu_after = ([t for t in tests if t["extra_data"]["checks"] == "relu"] for tests in (before, after))
+    assert sum(t["score"] for t in relu_before) == 0
+    assert all(t["status"] == "passed" for t in relu_after), [t["output"][:200] for t in relu_after]
+
+
+def test_the_checker_ends_when_idle(tmp_path):
+    """A warm checker left alone for its idle limit ends, with nothing of it left."""
+    env = environment(tmp_path, str(IDLE_SECONDS))
+    check(Path(shutil.copytree(RELEASE_DIR, tmp_path / "work")), tmp_path / "results.json", env)
+    assert checkers(tmp_path), "no warm checker was started"
+    deadline = time.monotonic() + IDLE_SECONDS + GRACE_SECONDS
+    while checkers(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not checkers(tmp_path)
+    assert not list((tmp_path / "scratch").glob("autograder-checker-*/checker.sock"))
+
+
+def test_the_checker_ends_with_the_session_that_started_it(tmp_path):
+    """A warm checker started from a session (a terminal, a kernel) ends when that session's leader does."""
+    env = environment(tmp_path, "600")
+    folder = Path(shutil.copytree(RELEASE_DIR, tmp_path / "work"))
+    # setsid makes the check the leader of a session of its own, which ends when the check does.
+    check(folder, tmp_path / "results.json", env, "setsid", "--wait")
+    deadline = time.monotonic() + GRACE_SECONDS
+    while checkers(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not checkers(tmp_path)
+
+
+def test_a_checker_of_another_grader_is_replaced(tmp_path):
+    """A checker that serves another version of the grader ends when asked, and the check is graded anyway."""
+    env = environment(tmp_path, "600")
+    folder = tmp_path / "scratch" / f"autograder-checker-{os.getuid()}"
+    folder.mkdir(mode=0o700, parents=True)
+    stale = subprocess.Popen([sys.executable, "-m", "autograder.slot", "--serve", str(folder / "checker.sock"),
+                              "--digest", "another grader", "--idle", "600"], env=env, start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        run = check(Path(shutil.copytree(RELEASE_DIR, tmp_path / "work")), tmp_path / "results.json", env)
+        assert run.returncode == 1 and (tmp_path / "results.json").is_file(), run.stdout[-2000:] + run.stderr[-2000:]
+        assert stale.wait(timeout=GRACE_SECONDS) == 0
+    finally:
+        stale.kill()
