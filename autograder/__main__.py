@@ -20,10 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("path", type=Path)
 
     grade = commands.add_parser(
-        "grade", help="grade one submission folder into a results.json (what Gradescope runs)",
-        description="Grade one submission folder. Options after the folder go to the grader, "
-        "e.g. --results FILE, --reference DIR, --device cpu.")
-    grade.add_argument("submission", type=Path)
+        "grade", help="grade one submission folder into a results.json (what Gradescope runs)", add_help=False,
+        description="Grade one submission folder. Options after the folder go to the grader (below).")
+    grade.add_argument("submission", type=Path, nargs="?")
+    grade.add_argument("-h", "--help", action="store_true", help="show this help and the grader's options")
 
     grade_all = commands.add_parser(
         "grade-all", help="grade every submission in nbgrader's submitted/ folder",
@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         return run_check(args.path, passed_on)
     if args.command == "grade":
+        if args.help or args.submission is None:
+            print(grade.format_help() + "\n" + grader_options_help())
+            return 0 if args.help else 2
         command = grader_command(notebooks_folder(args.submission), None, *passed_on)
         return subprocess.call(command, env=grader_environment())
     if args.command == "grade-all":
@@ -102,6 +105,29 @@ def run_check(path: Path, passed_on: list[str]) -> int:
         print(f"There is no notebook or folder at {path}.", file=sys.stderr)
         return 4
     return run_grading(notebooks_folder(path), None, *passed_on)
+
+
+def grader_options_help() -> str:
+    """The grader's own options (``autograder/conftest.py``), as ``grade``, ``check`` and ``grade-all`` pass them on."""
+    from autograder import conftest
+
+    class Options:  # what pytest's parser offers conftest, collecting instead of parsing
+        def __init__(self) -> None:
+            self.lines: list[str] = []
+
+        def getgroup(self, name: str) -> "Options":
+            return self
+
+        def addoption(self, *names: str, **settings: object) -> None:
+            choices = settings.get("choices")
+            value = "" if settings.get("action") in ("store_true", "append") and not choices else " VALUE"
+            value = f" {{{','.join(map(str, choices))}}}" if choices else value
+            said = str(settings.get("help", "")).replace("%(default)s", str(settings.get("default")))
+            self.lines.append(f"  {', '.join(names)}{value}\n      {said}")
+
+    options = Options()
+    conftest.pytest_addoption(options)
+    return "the grader's options:\n" + "\n".join(options.lines)
 
 
 def notebooks_folder(folder: Path) -> Path:

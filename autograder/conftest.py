@@ -90,8 +90,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--submission-timeout", type=float, default=defaults.submission_seconds,
                     help="seconds all of one submission's code may take together (default: %(default)s)")
     group.addoption("--memory-limit", type=int, default=defaults.memory_mb,
-                    help="megabytes of heap the process running student code may use; 0 for no cap "
-                    "(default: %(default)s)")
+                    help="megabytes of memory each worker running student code may hold, whatever it starts "
+                    "included; 0 for no cap (default: %(default)s)")
     group.addoption("--reply-limit", type=float, default=defaults.reply_bytes / 2**20,
                     help="megabytes the grader takes from student code in one reply (default: %(default)s)")
     group.addoption("--sandbox", choices=("auto", "namespaces", "user", "off"), default="auto",

@@ -1,10 +1,13 @@
-"""A class of eight varied submissions for the class report, built by swapping function bodies into the notebooks.
+"""A class of ten varied submissions for the class report, built by swapping function bodies into the notebooks.
 
 ada hands in the reference; ben did Parts 1 and 3 only, with a softmax that overflows; cy left the stubs; dee's notebooks
 are broken (unreadable JSON, a missing notebook, a syntax error). hana wrote every answer
 in a style of her own; ivan copied hana's answers and renamed every variable; jack copied
 them too, renamed, reordered independent statements and reformatted. kim wrote a correct
-solution of her own, differently: she must not be flagged.
+solution of her own, differently: she must not be flagged. lee and max each did Part 3 alone,
+each on their own, as the notebook's hints lead (the stable sigmoid through torch.where, the
+softmax shifted by its max, tanh from sigmoid as the lecture writes it): code half the class
+writes alike, which must not flag them.
 """
 
 import re
@@ -329,6 +332,28 @@ KIM = {
 # Who copied whom: the pairs the class report must flag, and the student it must not.
 COPIES = {("hana", "ivan"), ("hana", "jack"), ("ivan", "jack")}
 INDEPENDENT = "kim"
+HINT_FOLLOWERS = ("lee", "max")
+# lee and max write the stable sigmoid as the notebook's hint has it, tanh as the lecture writes it and relu as
+# its formula reads, as the reference does; each writes softmax in a way of their own.
+HINTED = {
+    "sigmoid": """
+        positive = z >= 0
+        e = torch.exp(torch.where(positive, -z, z))
+        return torch.where(positive, 1 / (1 + e), e / (1 + e))
+    """,
+    "tanh": "return 2 * sigmoid(2 * z) - 1",
+    "relu": "return torch.where(z > 0, z, torch.zeros_like(z))",
+}
+LEE = {**HINTED, "softmax": """
+        exps = torch.exp(z - z.max(dim=dim, keepdim=True).values)
+        return exps / torch.sum(exps, dim=dim, keepdim=True)
+    """}
+MAX = {**HINTED, "softmax": """
+        top, _ = torch.max(z, dim, keepdim=True)
+        numerators = torch.exp(z - top)
+        denominator = numerators.sum(dim, keepdim=True)
+        return numerators / denominator
+    """}
 
 
 def renamed(bodies: dict[str, str], renames: dict[str, str]) -> dict[str, str]:
@@ -373,9 +398,9 @@ def answered(folder: Path, bodies: dict[str, str]) -> Path:
 
 
 def build_class(submitted: Path) -> dict[str, Path]:
-    """Eight submissions in nbgrader's layout, ``submitted/<student>/pytorch_nn/``; returns each folder."""
+    """Ten submissions in nbgrader's layout, ``submitted/<student>/pytorch_nn/``; returns each folder."""
     folders = {student: submitted / student / ASSIGNMENT_ID
-               for student in ("ada", "ben", "cy", "dee", "hana", "ivan", "jack", "kim")}
+               for student in ("ada", "ben", "cy", "dee", "hana", "ivan", "jack", "kim", "lee", "max")}
     shutil.copytree(REFERENCE_DIR, folders["ada"])
     shutil.copytree(RELEASE_DIR, folders["ben"])
     for notebook in ("01_linear_regression.ipynb", "03_activations.ipynb"):
@@ -393,4 +418,6 @@ def build_class(submitted: Path) -> dict[str, Path]:
     answered(folders["ivan"], renamed(HANA, IVAN_RENAMES))
     answered(folders["jack"], JACK)
     answered(folders["kim"], KIM)
+    answered(folders["lee"], LEE)
+    answered(folders["max"], MAX)
     return folders

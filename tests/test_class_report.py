@@ -1,4 +1,4 @@
-"""The instructor's class report: what it computes from results.json files, and the page a class of eight gets.
+"""The instructor's class report: what it computes from results.json files, and the page a class of ten gets.
 
 The first tests build results by hand and run in milliseconds. The slow ones grade the
 class of tests/class_submissions.py once with ``grade-all`` and read the page it wrote, in
@@ -17,14 +17,14 @@ import pytest
 from autograder.reports import class_report
 from autograder.reports.class_report import failure_groups, message_key, pass_rates, stubs_left
 from autograder.reports.report import Graded
-from autograder.reports.similarity import Similarity
+from autograder.reports.similarity import NotebookMatch, SimilarPair, Similarity
 from tests.browser import browser, open_page, page_facts, screenshot  # noqa: F401 - browser is a fixture
 from tests.class_submissions import COPIES, INDEPENDENT, build_class
 
 PART1, PART3 = "Part 1: linear regression", "Part 3: activation functions"
 WHEN = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 EXAMPLE = "Failing test case: test_softmax(\n    student=student,\n    z=tensor([{}]),\n)"
-# The page's height at 1024 px for the class of eight, measured at about 3,200 px; a page twice
+# The page's height at 1024 px for the class of ten, measured at about 3,200 px; a page twice
 # that is no longer one an instructor reads.
 MAX_HEIGHT = 7000
 FIRST_SCREEN = 768  # px: the height of the browser's window
@@ -120,6 +120,12 @@ def test_the_hardest_check_comes_first(small_class_page: str) -> None:
     assert table.index("test_x holds.") < table.index("test_y holds.")
 
 
+def test_one_flagged_pair_is_said_in_the_singular() -> None:
+    """The summary says "1 pair of submissions is", never "1 pairs"."""
+    pair = SimilarPair("a", "b", {"03_activations.ipynb": NotebookMatch(0.9, 500)})
+    assert "1 pair of submissions is suspiciously similar" in class_report.summary([], Similarity([pair]))
+
+
 def test_the_page_is_readable_by_others(tmp_path: Path) -> None:
     """The class report is written with mode 0644, so a teaching assistant on the same machine can open it."""
     path = tmp_path / class_report.CLASS_REPORT
@@ -127,7 +133,7 @@ def test_the_page_is_readable_by_others(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
 
 
-# The class of eight, graded once.
+# The class of ten, graded once.
 
 @pytest.fixture(scope="module")
 def class_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
@@ -213,7 +219,7 @@ def test_in_a_browser_the_tables_show_pass_rates_and_the_copies(browser, report_
     rates = browser.find_element(By.CSS_SELECTOR, "table.rates").text
     similar = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "table.similar tr")][1:]
     screenshot(browser, tmp_path_factory.mktemp("screenshots") / "class_report.png")
-    assert re.search(r"\d+ / 8", rates), rates
+    assert re.search(r"\d+ / 10", rates), rates
     assert {f"{a} and {b}" for a, b in COPIES} <= {row.split(" ")[0] + " and " + row.split(" ")[2] for row in similar}
     assert not [row for row in similar if INDEPENDENT in row.split(" ")[:3]]
 

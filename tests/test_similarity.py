@@ -9,20 +9,21 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from unittest.mock import patch
 
 import nbformat
 import pytest
 
 from autograder.contract import GRADED_NAMES, RELEASE_DIR, REPO_ROOT
 from autograder.reports.similarity import Similarity, compare_class
-from tests.class_submissions import COPIES, INDEPENDENT, build_class
+from tests.class_submissions import COPIES, HINT_FOLLOWERS, INDEPENDENT, build_class
 
 NOTEBOOKS = list(GRADED_NAMES)
 
 
 @pytest.fixture(scope="module")
 def class_folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The eight submissions of tests/class_submissions.py: student -> their notebooks' folder."""
+    """The ten submissions of tests/class_submissions.py: student -> their notebooks' folder."""
     return build_class(tmp_path_factory.mktemp("class") / "submitted")
 
 
@@ -44,6 +45,20 @@ def test_copies_with_renamed_variables_and_reordered_lines_are_flagged(similarit
 def test_an_independent_correct_solution_is_not_flagged(similarity: Similarity) -> None:
     """kim, who wrote a correct solution of her own, is in no flagged pair: not with hana, the copies or the reference."""
     assert not [pair for pair in flagged_pairs(similarity) if INDEPENDENT in pair]
+
+
+def test_code_half_the_class_writes_alike_flags_no_one(similarity: Similarity) -> None:
+    """lee and max followed the notebook's hints on their own, as half the class did: neither is flagged, with the
+    reference or with each other."""
+    assert not [pair for pair in flagged_pairs(similarity) if set(pair) & set(HINT_FOLLOWERS)]
+
+
+def test_without_the_class_s_common_code_the_hint_followers_would_be_flagged(class_folders: dict[str, Path]) -> None:
+    """The same class compared with the starter code alone excluded flags lee with the reference: what the rule above
+    changes."""
+    with patch("autograder.reports.similarity.MIN_COMMON", len(class_folders) + 1):
+        flagged = flagged_pairs(compare_class(class_folders, RELEASE_DIR, NOTEBOOKS))
+    assert ("ada", "lee") in flagged
 
 
 def test_identical_answers_are_flagged_in_the_notebooks_they_share(similarity: Similarity) -> None:

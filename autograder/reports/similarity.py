@@ -5,13 +5,15 @@ code cell of a notebook that has lost nbgrader's metadata) is fingerprinted by c
 which replaces every name with one letter and drops comments, docstrings and whitespace, so
 renamed variables and reformatted lines do not hide a copy. Every fingerprint that also occurs
 in the released notebook (signatures, docstrings, stubs, the demonstration cells) is dropped:
-what students were given is not evidence. Each pair of students is then compared notebook by
-notebook.
+what students were given is not evidence; so is every fingerprint that half the class shares (what the
+notebook's hints lead everyone to write). Each pair of students is then compared notebook by notebook.
 """
 
 import io
 import itertools
 import json
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +36,12 @@ THRESHOLD = 0.7
 # ... and the common code is at least this many characters of filtered code, both sides together
 # (about four lines each): two short answers that agree are no evidence.
 MIN_SHARED = 200
+# Code written alike by this share of the class's submissions of a notebook, and by at least MIN_COMMON of
+# them, counts for nothing, as the starter code does: what the notebook's hints lead everyone to write (the
+# stable sigmoid through torch.where) is no evidence of copying. A copy shared by fewer (a ring of three in a
+# class of ten) still counts. Dolos and MOSS ignore code a large share of a class shares in the same way.
+COMMON_SHARE = 0.4
+MIN_COMMON = 4
 # The most answer code of one notebook that is compared: an honest one is a few kB, and the time and
 # memory of fingerprinting and comparing grow with it (8 MB took a minute and 1.7 GB).
 MAX_ANSWER_CHARS = 64 * 1024
@@ -128,6 +136,14 @@ def match(first: CodeFingerprint, second: CodeFingerprint) -> NotebookMatch:
     return NotebookMatch(float((shared1 + shared2) / total), int(shared1 + shared2))
 
 
+def common_hashes(codes: Iterable[str], starter: np.ndarray) -> np.ndarray:
+    """The k-gram hashes that at least ``COMMON_SHARE`` of ``codes`` (and ``MIN_COMMON`` of them) hold, starter aside."""
+    prints = [fingerprint(code, starter) for code in codes]
+    counts = Counter(h for print_ in prints for h in print_.hashes)
+    needed = max(MIN_COMMON, COMMON_SHARE * len(prints))
+    return np.array(sorted(h for h, n in counts.items() if n >= needed), dtype=np.int64)
+
+
 def compare_class(submissions: dict[str, Path], starter_dir: Path, notebooks: list[str]) -> Similarity:
     """Compare every pair of ``submissions`` (student -> folder of their notebooks), notebook by notebook.
 
@@ -140,7 +156,9 @@ def compare_class(submissions: dict[str, Path], starter_dir: Path, notebooks: li
     too_large: dict[str, list[str]] = {}
     prints: dict[str, dict[str, CodeFingerprint]] = {student: {} for student in submissions}
     for notebook in notebooks:
-        boilerplate = starter_hashes(starter_dir / notebook) if (starter_dir / notebook).is_file() else None
+        starter = (starter_hashes(starter_dir / notebook) if (starter_dir / notebook).is_file()
+                   else np.array([], dtype=np.int64))
+        codes = {}
         for student, folder in submissions.items():
             if not (folder / notebook).exists() and not (folder / notebook).is_symlink():
                 continue
@@ -152,6 +170,9 @@ def compare_class(submissions: dict[str, Path], starter_dir: Path, notebooks: li
             if len(code) > MAX_ANSWER_CHARS:
                 too_large.setdefault(student, []).append(notebook)
                 continue
+            codes[student] = code
+        boilerplate = np.union1d(starter, common_hashes(codes.values(), starter))
+        for student, code in codes.items():
             prints[student][notebook] = fingerprint(code, boilerplate)
     pairs = []
     for first, second in itertools.combinations(sorted(submissions), 2):
