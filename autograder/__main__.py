@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, REFERENCE_DIR, parts_of
+from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, PARTS, REFERENCE_DIR, parts_of
 from autograder.instructor.launch import grader_command, grader_environment, run_grading
 
 
@@ -18,6 +18,8 @@ def main(argv: list[str] | None = None) -> int:
         description="Grade one notebook (only its parts) or a folder of them. Options after the path "
         "go to pytest, e.g. -x or -k softmax.")
     check.add_argument("path", type=Path)
+    check.add_argument("--watch", action="store_true",
+                       help="check again each time the notebook is saved, printing only what changed")
 
     grade = commands.add_parser(
         "grade", help="grade one submission folder into a results.json (what Gradescope runs)", add_help=False,
@@ -60,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if passed_on and args.command not in ("check", "grade", "grade-all"):
         parser.error(f"unrecognized arguments: {' '.join(passed_on)}")
     if args.command == "check":
-        return run_check(args.path, passed_on)
+        return run_check(args.path, passed_on, args.watch)
     if args.command == "grade":
         if args.help or args.submission is None:
             print(grade.format_help() + "\n" + grader_options_help())
@@ -89,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_check(path: Path, passed_on: list[str]) -> int:
-    """Grade a notebook (only its parts) or a folder, printing pytest's report and the score table."""
+def run_check(path: Path, passed_on: list[str], watching: bool = False) -> int:
+    """Grade a notebook (only its parts) or a folder, printing pytest's report and the score table; with
+    ``watching``, again each time it is saved (see ``autograder.watch``)."""
     if path.suffix == ".ipynb":
         if path.name not in GRADED_NAMES:
             print(f"{path.name} is not one of this assignment's notebooks ({', '.join(GRADED_NAMES)}); "
@@ -99,12 +102,18 @@ def run_check(path: Path, passed_on: list[str]) -> int:
         if not path.is_file():
             print(f"There is no notebook at {path}.", file=sys.stderr)
             return 4
-        parts = [option for title in parts_of(path.name) for option in ("--part", title)]
-        return run_grading(path.parent, None, *parts, *passed_on)
-    if not path.is_dir():
+        folder, titles = path.parent, parts_of(path.name)
+        options = [*(option for title in titles for option in ("--part", title)), *passed_on]
+    elif path.is_dir():
+        folder, titles, options = notebooks_folder(path), list(PARTS), passed_on
+    else:
         print(f"There is no notebook or folder at {path}.", file=sys.stderr)
         return 4
-    return run_grading(notebooks_folder(path), None, *passed_on)
+    if watching:
+        from autograder.watch import watch
+
+        return watch(folder, [folder / PARTS[title].notebook for title in titles], titles, options)
+    return run_grading(folder, None, *options)
 
 
 def grader_options_help() -> str:

@@ -144,3 +144,32 @@ def test_a_checker_of_another_grader_is_replaced(tmp_path):
         assert stale.wait(timeout=GRACE_SECONDS) == 0
     finally:
         stale.kill()
+
+
+def test_watch_checks_again_on_save_and_says_only_what_changed(tmp_path):
+    """`check --watch` prints the feedback once, then, after the notebook is saved, the checks it fixed and the score."""
+    folder = Path(shutil.copytree(RELEASE_DIR, tmp_path / "work"))
+    notebook = folder / "03_activations.ipynb"
+    log = tmp_path / "watch.txt"
+    with open(log, "w") as output:
+        watching = subprocess.Popen([sys.executable, "-m", "autograder", "check", str(notebook), "--watch"],
+                                    env=environment(tmp_path, "60"), stdout=output, stderr=subprocess.STDOUT)
+    try:
+        wait_for(log, "not implemented yet")
+        saved = nbformat.read(notebook, as_version=4)
+        saved.cells.append(new_code_cell("def relu(z):\n    return torch.where(z > 0, z, torch.zeros_like(z))\n"))
+        nbformat.write(saved, notebook)
+        wait_for(log, "score: 0 → ")
+    finally:
+        watching.send_signal(2)
+        watching.wait(timeout=30)
+    after = log.read_text().split("score: 0 → ")[0].rsplit("[", 1)[-1]
+    assert "✓ fixed: relu" in after and "not implemented yet" not in after, log.read_text()
+
+
+def wait_for(log: Path, text: str, seconds: float = 300) -> None:
+    """Wait until ``text`` is in the file ``log``."""
+    deadline = time.monotonic() + seconds
+    while text not in log.read_text():
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.5)
