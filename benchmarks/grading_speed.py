@@ -1,4 +1,4 @@
-"""How fast grading is and how much memory it takes, against what cannot be avoided: every figure of issue 13.
+"""How fast grading is and how much memory it takes, against what cannot be avoided: the figures of issues 13, 18, 20.
 
     python benchmarks/grading_speed.py [--cpus 2,1] [--class-size 20] [--jobs J]
 
@@ -6,17 +6,26 @@ All in one run, on this machine (Linux: it reads /proc and pins processes to CPU
 reference notebooks as the submission. For each CPU setting of ``--cpus`` (by default all the
 machine's CPUs, then one), every process the benchmark starts is pinned to the first n CPUs it may use:
 
-- floor: a fresh ``python -c "import torch, sklearn"`` (median of 3), plus the lecture's three
-  training runs (two linear regressions, the Iris MLP) done once with the reference functions;
+- floor: what a student's own run of the lecture's code costs: a fresh Python that imports
+  torch and scikit-learn and runs the lecture's three trainings (two linear regressions, the
+  Iris MLP) with the reference functions, timed whole; the least of 3 runs, taken between the
+  gradings it is compared with, so that both see the same machine;
 - one grading, ``python -m autograder grade`` (what Gradescope runs): wall time and peak memory
-  of all its processes together,
-  first with a fresh, empty cache folder (cold: nothing kept from an earlier run), then the
-  median of the next 3 runs, which find what the first kept (warm);
-- a class of N copies with ``python -m autograder grade-all --jobs J``, J = n unless given: wall
-  time against N × floor ÷ J, and peak memory of one job slot (a direct child of grade-all with
-  all its processes) and of the whole.
+  of all its processes together, first with a fresh, empty cache folder (cold), then the median
+  of the next 3 runs (warm), each after one of the floor's runs;
+- a class of N different correct submissions (the reference and the correct variants of
+  ``tests/test_correct_variants.py``, in turn: copies of one would flatter any cache keyed on
+  code) with ``python -m autograder grade-all --jobs J``, J = n unless given: wall time against
+  N × floor ÷ J, and peak memory of one job slot (a direct child of grade-all with all its
+  processes) and of the whole;
+- a student's loop, as ``python -m autograder check`` runs it on a student's machine (without
+  the reference): the first check of Part 3 (it starts the warm checker) and the median of
+  the next 5, then the same for the whole assignment (with a checker of its own), a check in
+  a fresh process for comparison (``AUTOGRADER_CHECKER=off``), and the idle warm checker's PSS.
 
 Then once, on the most CPUs of the run: ``nbgrader autograde`` of the same submission, the peer.
+The machine's load average is printed before and after: figures from a loaded machine are
+not for the README, and the benchmark says so.
 
 Memory is PSS (proportional set size), summed over the processes of a tree and sampled every
 0.05 s, or less often where reading it would take more than a tenth of a CPU: a grading's
@@ -55,6 +64,12 @@ NBGRADER_TARGET = 1.0
 REPEATS = 3
 SAMPLE_SECONDS = 0.05
 PYTHON = sys.executable
+# A student's warm check of a part, and the warm checker's memory while it waits.
+WARM_CHECK_SECONDS = 2.0
+CHECKER_IDLE_MB = 350
+CHECKER_IDLE_SECONDS = 900
+# The 1-minute load average above which the machine is not quiet enough for the README's figures.
+QUIET_LOAD = 0.5
 # One grading as Gradescope runs it (`pytest autograder/` adds Python's own shutdown, about 0.5 s).
 GRADE = [PYTHON, "-m", "autograder", "grade", str(REFERENCE_DIR)]
 # The most of one CPU the memory sampling may take: reading PSS costs milliseconds per process,
@@ -127,8 +142,10 @@ class Run:
     slot_peak_mb: float
 
 
-def measure(command: list[str], cpus: set[int], cwd: Path = REPO_ROOT, env: dict | None = None) -> Run:
-    """Run ``command`` on ``cpus``, sampling its processes' memory until it exits."""
+def measure(command: list[str], cpus: set[int], cwd: Path = REPO_ROOT, env: dict | None = None,
+            sampled: bool = True) -> Run:
+    """Run ``command`` on ``cpus``, sampling its processes' memory until it exits (unless not ``sampled``: the floor
+    is timed alone)."""
     started = time.perf_counter()
     # Started before the sampling thread: a child forked while another thread runs may deadlock in preexec_fn.
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -146,30 +163,32 @@ def measure(command: list[str], cpus: set[int], cwd: Path = REPO_ROOT, env: dict
             finished.wait(max(SAMPLE_SECONDS, (time.perf_counter() - started) / SAMPLING_SHARE))
 
     watcher = threading.Thread(target=watch)
-    watcher.start()
+    if sampled:
+        watcher.start()
     output, _ = process.communicate()
     wall = time.perf_counter() - started
     finished.set()
-    watcher.join()
+    if sampled:
+        watcher.join()
     if process.returncode not in (0, 1):
         sys.exit(f"{shlex.join(command)} failed ({process.returncode}):\n{output[-3000:]}")
     return Run(wall, *peaks)
 
 
-def lecture_trainings() -> float:
-    """Seconds for the lecture's three training runs with the reference functions, in this process."""
-    from autograder.suite import probes
+def lecture_trainings() -> None:
+    """What the floor times, in a fresh process: import torch and scikit-learn, run the lecture's three trainings."""
+    import sklearn  # noqa: F401 - the notebooks import it
+    import torch  # noqa: F401
+
     from autograder.boundary.notebook import Submission, read_submission
+    from autograder.suite import probes
 
     reference = Submission(read_submission(REFERENCE_DIR, "reference"), "reference")
-    reference.notebook("01_linear_regression.ipynb"), reference.notebook("02_iris_mlp.ipynb")
     linear = {"seed": 1, "batch_size": 1, "learning_rate": 0.001, "num_epochs": 200}
-    started = time.perf_counter()
     probes.linear_regression_run(reference, **linear)
     probes.nn_regression_run(reference, replay_epochs=200, **linear)
     probes.mlp_training_run(reference, seed=1, batch_size=2, optimizer="adam", learning_rate=0.001,
                             num_epochs=100, device="cpu", students_model=True)
-    return time.perf_counter() - started
 
 
 def nbgrader_autograde(scratch: Path, cpus: set[int]) -> float:
@@ -193,7 +212,7 @@ class Check:
     name: str
     value: float
     target: float
-    megabytes: bool = False
+    unit: str = ""  # "MB", "s", or "" for a ratio
     strictly_below: bool = False
 
     @property
@@ -203,12 +222,42 @@ class Check:
 
     @property
     def value_text(self) -> str:
-        return f"{self.value:.0f} MB" if self.megabytes else f"{self.value:.2f}"
+        return {"MB": f"{self.value:.0f} MB", "s": f"{self.value:.2f} s"}.get(self.unit, f"{self.value:.2f}")
 
     @property
     def target_text(self) -> str:
-        target = f"{self.target:.0f} MB" if self.megabytes else f"{self.target:.1f}"
+        target = {"MB": f"{self.target:.0f} MB", "s": f"{self.target:.1f} s"}.get(self.unit, f"{self.target:.1f}")
         return f"{'<' if self.strictly_below else '≤'} {target}"
+
+
+@dataclass
+class StudentLoop:
+    """A student's checks, in s: the first of Part 3 (starting the warm checker) and the next five, the same for the
+    whole assignment, one check of Part 3 in a fresh process; and the idle warm checker's PSS in MB."""
+
+    part3: list[float]
+    whole: list[float]
+    fresh: float
+    idle_mb: float
+
+    def figures(self) -> list[tuple[str, str]]:
+        rest = statistics.median(self.part3[1:]), statistics.median(self.whole[1:])
+        return [
+            ("a student's check of Part 3: first; median of the next 5",
+             f"{self.part3[0]:.2f} s; {rest[0]:.2f} s ({', '.join(f'{t:.2f}' for t in self.part3[1:])})"),
+            ("a student's check of the whole assignment: first; median of the next 5",
+             f"{self.whole[0]:.2f} s; {rest[1]:.2f} s ({', '.join(f'{t:.2f}' for t in self.whole[1:])})"),
+            ("a check of Part 3 in a fresh process (no warm checker)", f"{self.fresh:.2f} s"),
+            ("the warm checker, idle", f"PSS {self.idle_mb:.0f} MB"),
+        ]
+
+    def checks(self) -> list[Check]:
+        return [
+            Check("a warm check of Part 3 (median of 5)", statistics.median(self.part3[1:]), WARM_CHECK_SECONDS,
+                  unit="s"),
+            Check("first check ÷ a fresh process's", self.part3[0] / self.fresh, 1.0),
+            Check("the warm checker, idle", self.idle_mb, CHECKER_IDLE_MB, unit="MB"),
+        ]
 
 
 @dataclass
@@ -218,11 +267,11 @@ class Setting:
     cpus: set[int]
     jobs: int
     class_size: int
-    imports: list[float]
-    trainings: float
+    floors: list[float]
     cold: Run
     warm: list[Run]
     graded_class: Run
+    student: StudentLoop
 
     @property
     def label(self) -> str:
@@ -234,7 +283,7 @@ class Setting:
 
     @property
     def floor(self) -> float:
-        return statistics.median(self.imports) + self.trainings
+        return min(self.floors)
 
     @property
     def warm_wall(self) -> float:
@@ -252,14 +301,15 @@ class Setting:
         """What was measured, as (figure, value) rows."""
         warm_walls = ", ".join(f"{run.wall:.2f}" for run in self.warm)
         return [
-            ("floor: `import torch, sklearn` + the three trainings",
-             f"{statistics.median(self.imports):.2f} s + {self.trainings:.2f} s = {self.floor:.2f} s"),
+            ("floor: a fresh Python that imports torch and sklearn and runs the three trainings (least of 3)",
+             f"{self.floor:.2f} s ({', '.join(f'{t:.2f}' for t in self.floors)})"),
             ("grading the reference, cold (empty cache)", f"{self.cold.wall:.2f} s, peak PSS {self.cold.peak_mb:.0f} MB"),
             (f"grading the reference, warm (median of {REPEATS}; peak: largest)",
              f"{self.warm_wall:.2f} s ({warm_walls}), peak PSS {self.warm_peak_mb:.0f} MB"),
-            (f"class of {self.class_size} with `grade-all`",
+            (f"class of {self.class_size} different correct submissions with `grade-all`",
              f"{self.graded_class.wall:.2f} s on {self.jobs_text} (N × floor ÷ J = {self.class_ideal:.2f} s), "
              f"peak PSS {self.graded_class.peak_mb:.0f} MB"),
+            *self.student.figures(),
         ]
 
     def checks(self) -> list[Check]:
@@ -269,28 +319,43 @@ class Setting:
             Check("grade ÷ floor, cold", self.cold.wall / self.floor, allowed),
             Check("grade ÷ floor, warm", self.warm_wall / self.floor, allowed),
             Check("class ÷ (N × floor ÷ J)", self.graded_class.wall / self.class_ideal, CLASS_TARGET),
-            Check("peak PSS of one grading, cold", self.cold.peak_mb, MEMORY_TARGET_MB, megabytes=True),
-            Check("peak PSS of one grading, warm", self.warm_peak_mb, MEMORY_TARGET_MB, megabytes=True),
-            Check("peak PSS of one job slot of the class", self.graded_class.slot_peak_mb, MEMORY_TARGET_MB,
-                  megabytes=True),
+            Check("peak PSS of one grading, cold", self.cold.peak_mb, MEMORY_TARGET_MB, unit="MB"),
+            Check("peak PSS of one grading, warm", self.warm_peak_mb, MEMORY_TARGET_MB, unit="MB"),
+            Check("peak PSS of one job slot of the class", self.graded_class.slot_peak_mb, MEMORY_TARGET_MB, unit="MB"),
+            *self.student.checks(),
         ]
 
 
-def measure_setting(cpus: set[int], jobs: int, submitted: Path, class_size: int, scratch: Path) -> Setting:
-    """All figures of one CPU setting, with the class of ``class_size`` under ``submitted``; ``scratch`` is its own."""
-    imports = [measure([PYTHON, "-c", "import torch, sklearn"], cpus).wall for _ in range(REPEATS)]
-    # The floor runs with the user's own caches (matplotlib's font list): they are not the grader's to keep.
-    trainings = float(subprocess.run([PYTHON, __file__, "--trainings"], capture_output=True, text=True, check=True,
-                                     preexec_fn=pinned(cpus)).stdout)
-    # A cache folder of this setting's own, fresh and empty, so that its first grading is cold;
-    # the class then finds it as an instructor's later runs do.
-    (scratch / "cache").mkdir(parents=True)
-    env = {**os.environ, "XDG_CACHE_HOME": str(scratch / "cache")}
-    cold = measure(GRADE, cpus, env=env)
-    warm = [measure(GRADE, cpus, env=env) for _ in range(REPEATS)]
-    graded_class = measure([PYTHON, "-m", "autograder", "grade-all", str(submitted), "--out", str(scratch / "graded"),
-                            "--jobs", str(jobs)], cpus, env=env)
-    return Setting(cpus, jobs, class_size, imports, trainings, cold, warm, graded_class)
+def floor_run(cpus: set[int]) -> float:
+    """One run of the floor, timed whole, without memory sampling; one thread for torch, as the grader's workers
+    have (many threads for tiny tensors only slow a loaded machine, and would flatter the ratios)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return measure([PYTHON, __file__, "--floor"], cpus, env=env, sampled=False).wall
+
+
+def student_loop(cpus: set[int], scratch: Path) -> StudentLoop:
+    """A student's checks of the reference notebooks, without the reference, as on a student's machine."""
+    folder = scratch / "student"
+    shutil.copytree(REFERENCE_DIR, folder)
+    as_a_student = ["--reference", str(scratch / "no-reference"), "-q"]
+
+    def checks(target: Path, name: str, setting: str, count: int) -> tuple[list[float], str]:
+        temporary = scratch / name  # a TMPDIR of its own: a warm checker of its own, started by the first check
+        temporary.mkdir()
+        env = {**os.environ, "TMPDIR": str(temporary), "AUTOGRADER_CHECKER": setting}
+        command = [PYTHON, "-m", "autograder", "check", str(target), *as_a_student]
+        return [measure(command, cpus, env=env, sampled=False).wall for _ in range(count)], str(temporary)
+
+    part3, part3_folder = checks(folder / "03_activations.ipynb", "part3", str(CHECKER_IDLE_SECONDS), 6)
+    time.sleep(2)  # idle
+    checker = [int(pid) for pid in subprocess.run(["pgrep", "-f", f"--serve {part3_folder}/"], capture_output=True,
+                                                  text=True).stdout.split()]
+    idle_mb = sum(memory_kb(pid) for pid in checker) / 1024
+    whole, whole_folder = checks(folder, "whole", str(CHECKER_IDLE_SECONDS), 6)
+    fresh, _ = checks(folder / "03_activations.ipynb", "fresh", "off", 1)
+    for folder_used in (part3_folder, whole_folder):
+        subprocess.run(["pkill", "-f", f"--serve {folder_used}/"], check=False)
+    return StudentLoop(part3, whole, fresh[0], idle_mb)
 
 
 def print_setting(setting: Setting) -> None:
@@ -350,16 +415,17 @@ def main() -> None:
                         help="comma list of CPU counts to measure on (default: all, then 1)")
     parser.add_argument("--class-size", type=int, default=20)
     parser.add_argument("--jobs", type=int, help="grade-all's --jobs (default: the setting's CPU count)")
-    parser.add_argument("--trainings", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.trainings:
-        print(lecture_trainings())
+    if args.floor:
+        lecture_trainings()
         return
+    load_before = os.getloadavg()
+    print(f"load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}", flush=True)
     scratch = Path(tempfile.mkdtemp(prefix="grading-speed-"))
     try:
         submitted = scratch / "submitted"
-        for index in range(args.class_size):
-            shutil.copytree(REFERENCE_DIR, submitted / f"student{index:03d}" / ASSIGNMENT_ID)
+        different_submissions(submitted, args.class_size)
         settings = []
         for index, count in enumerate(args.cpus):
             settings.append(measure_setting(set(available[:count]), args.jobs or count, submitted, args.class_size,
@@ -374,6 +440,27 @@ def main() -> None:
     print(f"\nnbgrader autograde of the reference on {widest.label}: {nbgrader_wall:.2f} s")
     print_verdicts(settings, widest, nbgrader)
     print_markdown(settings, widest, nbgrader_wall, nbgrader)
+    load_after = os.getloadavg()
+    print(f"\nload average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}; "
+          f"after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f} (this run's own load included)")
+    if load_before[0] > QUIET_LOAD:
+        print(f"WARNING: the machine was busy when the run began (1-minute load {load_before[0]:.2f} > {QUIET_LOAD}): "
+              "these figures are not for the README.")
+
+
+def different_submissions(submitted: Path, count: int) -> None:
+    """``count`` correct submissions under ``submitted``, no two alike where there are enough: the reference, then
+    each correct variant of tests/test_correct_variants.py, in turn."""
+    from tests.test_correct_variants import VARIANTS, variant_submission
+
+    kinds = [None, *sorted(VARIANTS)]
+    for index in range(count):
+        folder = submitted / f"student{index:03d}" / ASSIGNMENT_ID
+        kind = kinds[index % len(kinds)]
+        if kind is None:
+            shutil.copytree(REFERENCE_DIR, folder)
+        else:
+            variant_submission(VARIANTS[kind], folder)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ It holds the released notebooks (``assignments/<id>/``), the whole ``autograder`
 reference replies: the files are listed one by one, never copied as a tree, so nothing new in the
 repository slips in. The layout is the repository's own, because the package finds the notebooks
 relative to itself (``contract.RELEASE_DIR``): ``pytest autograder/`` from the bundle's root grades
-``assignments/<id>/``, and the checks against the reference say "not checked here".
+``assignments/<id>/``, and the checks against the reference are left for the instructor's grading.
 """
 
 import shutil
@@ -60,9 +60,10 @@ pytest autograder/
 
 Each check that fails says what it expected, what it got, and for property checks the smallest
 input that shows the problem. The run ends with your score for each part ({parts}).
-Checks marked "not checked here" compare your functions with the reference solutions, which
-only your instructor has; they run when your work is graded. To check one notebook only:
-`python -m autograder check assignments/{assignment}/03_activations.ipynb`.
+The points "checked here" are all your machine can check; the rest compare your functions with
+the reference solutions, which only your instructor has, and are checked when your work is
+graded. To check one notebook only, again each time you save it:
+`python -m autograder check assignments/{assignment}/03_activations.ipynb --watch`.
 
 ## Hand in
 
