@@ -357,15 +357,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
         message = describe(error, cell_filenames=set(), hidden=frozenset(item.fixturenames))
         if message is None:
             message = INTERNAL_ERROR + str(report.longrepr)
-        report.longrepr = message = bounded(failing_first(item) + message)
+        report.longrepr = message = bounded(failing_first(item, error) + message)
         outcome.status, outcome.score, outcome.output = "failed", 0.0, message
     elif report.when == "call":
         outcome.status, outcome.score, outcome.output = "passed", outcome.max_score, ""
     return report
 
 
-def failing_first(item: pytest.Item) -> str:
-    """A note naming the graded names this test builds whose own checks, run before it, failed: fix those first."""
+def failing_first(item: pytest.Item, error: BaseException) -> str:
+    """A note naming the graded names this test builds whose own checks, run before it, failed: fix those first.
+    None where the failure already names its cause: that name's stub, or the notebook as a whole."""
+    if isinstance(error, StudentCodeFailed) and (error.about_submission or error.stub is not None):
+        return ""
     outcomes = item.config.stash[OUTCOMES].values()
     used = [marker.args[0] for marker in item.iter_markers("uses")]
     broken = [name for name in used if any(o.checks == name and o.status == "failed" for o in outcomes)]

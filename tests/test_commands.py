@@ -57,7 +57,9 @@ def test_an_interrupted_class_run_keeps_its_finished_grades(tmp_path):
         shutil.copytree(RELEASE_DIR, submitted / student / ASSIGNMENT_ID)
     out = tmp_path / "out"
     command = [sys.executable, "-m", "autograder", "grade-all", str(submitted), "--out", str(out), "--jobs", "1"]
-    running = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C as from a terminal, even where this test runs in the background, whose children ignore SIGINT.
+    running = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     while not list(out.glob("*/fingerprint.txt")) and time.monotonic() < deadline:
         time.sleep(0.2)
