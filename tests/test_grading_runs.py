@@ -74,11 +74,34 @@ def test_stub_run_gives_each_graded_name_one_line(stub_run):
     assert all("not implemented yet (" in line and ", the cell that starts with `" in line for line in function_lines)
 
 
-def test_the_score_table_is_the_last_thing_printed(stub_run):
-    """The run ends with the score table, total last, and lists no FAILED lines after the feedback."""
-    last_lines = stub_run.stdout.rstrip().splitlines()[-len(PARTS) - 1:]
-    assert [line.split("  ")[0] for line in last_lines] == [*PARTS, "Total"], stub_run.stdout[-2000:]
-    assert "FAILED autograder" not in stub_run.stdout
+def test_a_students_check_ends_with_the_score_table(stub_run_without_reference):
+    """A student's check ends with the score table, total last, and lists no FAILED lines after the feedback."""
+    last_lines = stub_run_without_reference.stdout.rstrip().splitlines()[-len(PARTS) - 1:]
+    assert [line.split("  ")[0] for line in last_lines] == [*PARTS, "Total"], stub_run_without_reference.stdout[-2000:]
+
+
+def test_a_students_check_does_not_speak_of_confinement(stub_run_without_reference):
+    """Confinement, which means nothing to a student checking their work, is not mentioned in their check."""
+    assert "confined" not in stub_run_without_reference.stdout.lower()
+
+
+def test_a_students_total_says_what_is_left_for_grading(stub_run_without_reference):
+    """Without the reference, the total counts only what can be checked here and says how many points are left."""
+    total = stub_run_without_reference.stdout.rstrip().splitlines()[-1]
+    assert re.fullmatch(r"Total\s+0 / [\d.]+ checked here; [\d.]+ more points are checked when your instructor "
+                        r"grades\.?", total), total
+
+
+def test_an_instructors_grading_ends_saying_how_student_code_was_confined(stub_run):
+    """With the reference present, one line after the score table says how student code was confined."""
+    lines = stub_run.stdout.rstrip().splitlines()
+    assert lines[-1].startswith("Student code ran confined (") and lines[-2].startswith("Total "), lines[-3:]
+
+
+def test_check_titles_are_words_not_pytest_ids(stub_run):
+    """Every check's title is unique and carries no pytest parameter id such as ``[float32-softmax]``."""
+    names = [test["name"] for test in stub_run.results["tests"]]
+    assert len(set(names)) == len(names) and not [name for name in names if "[" in name], names
 
 
 def test_stub_run_shows_no_grader_traceback(stub_run):

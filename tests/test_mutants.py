@@ -209,3 +209,37 @@ def test_mutant_is_caught_by_its_check(name, mutant_results):
     by_test = {t["test"]: t for t in mutant_results[name]["tests"]}
     assert catcher in by_test, sorted(by_test)
     assert by_test[catcher]["score"] < by_test[catcher]["max_score"], by_test[catcher]
+
+
+def check_output(results: dict, test: str, checks: str) -> str:
+    """The message of the check ``test`` of the graded name ``checks`` in one submission's results."""
+    [output] = [t["output"] for t in results["tests"] if t["test"] == test and t["extra_data"]["checks"] == checks]
+    return output
+
+
+@pytest.mark.parametrize(("name", "activation"), [("tanh_by_the_wrong_identity", "tanh"),
+                                                  ("sigmoid_of_minus_z", "sigmoid")])
+def test_a_wrong_activation_written_from_scratch_is_not_called_a_builtin(name, activation, mutant_results):
+    """A wrong activation that calls no built-in fails its from-scratch check on its values, not as PyTorch's own."""
+    output = check_output(mutant_results[name], "test_activation_is_written_from_scratch", activation)
+    assert output and "PyTorch's own" not in output and "built" not in output, output
+
+
+def test_a_builtin_activation_is_named_in_its_from_scratch_check(mutant_results):
+    """An activation that calls PyTorch's own fails its from-scratch check saying so."""
+    output = check_output(mutant_results["tanh_calls_the_builtin"], "test_activation_is_written_from_scratch", "tanh")
+    assert "PyTorch's own" in output, output
+
+
+def test_an_sgd_step_that_replaces_storage_is_told_so(mutant_results):
+    """``p.data = p.data - ...`` loses its in-place point with a message about new memory, not about rebinding."""
+    output = check_output(mutant_results["sgd_rebinds_instead_of_updating_in_place"], "test_sgd_step_updates_in_place",
+                          "sgd_step")
+    assert "new memory" in output and "rebinding" not in output, output
+
+
+def test_a_check_broken_by_another_graded_function_names_it_first(mutant_results):
+    """Where a wrong Model breaks load_parameters' check, that check's message starts by naming Model."""
+    output = check_output(mutant_results["model_without_softmax"],
+                          "test_load_parameters_reads_parameters_saved_by_the_grader", "load_parameters")
+    assert output.startswith("This check builds your Model, whose own checks fail: fix Model first."), output
