@@ -213,7 +213,8 @@ def test_mutant_is_caught_by_its_check(name, mutant_results):
 
 def check_output(results: dict, test: str, checks: str) -> str:
     """The message of the check ``test`` of the graded name ``checks`` in one submission's results."""
-    [output] = [t["output"] for t in results["tests"] if t["test"] == test and t["extra_data"]["checks"] == checks]
+    [output] = [t["output"] for t in results["tests"]
+                if t["test"].split("[")[0] == test and t["extra_data"]["checks"] == checks]
     return output
 
 

@@ -159,7 +159,7 @@ def test_train_linear_regression_reproduces_the_lecture(student, reference_if_pr
 @pytest.mark.checks("train_linear_regression")
 @pytest.mark.points(1)
 def test_train_linear_regression_returns_epoch_mean_losses(student, start):
-    """With learning rate 0 every epoch's entry is the mean squared error over the whole data set."""
+    """At learning rate 0 each epoch's entry of train_linear_regression's history is the whole data's mean squared error."""
     # Batches of 3, 3, 3 and 1: a plain mean of the batch losses would differ.
     initial = torch.cat([start["weight"][0], start["bias"]])
     run = student.run(probes.linear_regression_run, seed=1, batch_size=3, learning_rate=0.0, num_epochs=3,
@@ -187,7 +187,7 @@ def test_train_nn_regression_reproduces_the_lecture(student, reference_if_presen
 @pytest.mark.checks("train_nn_regression")
 @pytest.mark.points(1)
 def test_train_nn_regression_returns_epoch_mean_losses(student, start):
-    """With learning rate 0 every epoch's entry is the mean squared error over the whole data set."""
+    """At learning rate 0 each epoch's entry of train_nn_regression's history is the whole data's mean squared error."""
     run = student.run(probes.nn_regression_run, seed=0, replay_epochs=0, batch_size=3, learning_rate=0.0, num_epochs=2,
                       initial=start)
     history = expect_float_list(run["history"], 2, "train_nn_regression's loss history")
