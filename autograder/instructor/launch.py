@@ -98,15 +98,18 @@ def session_owner() -> int:
 
 def start_checker(path: Path, digest: str, idle_seconds: float) -> None:
     """Start a warm checker on ``path`` in a session of its own (Ctrl-C in the terminal is the client's), and wait
-    until it listens."""
-    subprocess.Popen([sys.executable, "-m", "autograder.slot", "--serve", str(path), "--digest", digest,
-                      "--idle", str(idle_seconds), "--owner", str(session_owner())],
-                     env=grader_environment(), start_new_session=True, stdin=subprocess.DEVNULL,
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    until it listens; OSError at once if it ends first (what it printed is in ``checker.log`` beside the socket)."""
+    with open(path.with_name("checker.log"), "wb") as log:
+        checker = subprocess.Popen([sys.executable, "-m", "autograder.slot", "--serve", str(path), "--digest", digest,
+                                    "--idle", str(idle_seconds), "--owner", str(session_owner())],
+                                   env=grader_environment(), start_new_session=True, stdin=subprocess.DEVNULL,
+                                   stdout=log, stderr=log)
     deadline = time.monotonic() + CHECKER_START_SECONDS
     while time.monotonic() < deadline:
         if path.exists():
             return
+        if checker.poll() is not None:
+            raise OSError(f"the warm checker ended as it started (exit code {checker.returncode})")
         time.sleep(0.05)
     raise OSError("the warm checker did not start")
 
