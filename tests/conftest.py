@@ -5,13 +5,14 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from autograder.contract import REFERENCE_DIR, RELEASE_DIR, REPO_ROOT
+from autograder.contract import ASSIGNMENT_ID, REFERENCE_DIR, RELEASE_DIR, REPO_ROOT, parts_of
 from tests import docker_like
 
 
@@ -21,6 +22,9 @@ from tests import docker_like
 SETTINGS = ("namespaces", "docker-like")
 # How often the grader's peak memory is read while it runs, in seconds.
 MEMORY_POLL_SECONDS = 0.05
+# How long a warm checker that a test's command started (a check, a grade cell) waits idle: a student's waits a
+# quarter of an hour, which would leave it running long after the tests.
+CHECKER_IDLE_SECONDS = "30"
 
 
 @dataclass
@@ -71,14 +75,37 @@ def run_grader(submission: Path, results: Path, *options: str, setting: str = "n
     return GradingRun(completed.stdout, completed.returncode, json.loads(results.read_text()), peak_mb)
 
 
-def grade_class(root: Path) -> dict[str, dict]:
+def grade_class(root: Path, *options: str) -> dict[str, dict]:
     """Grade every submission under ``root / "submitted"`` (nbgrader's ``<student>/<assignment>/``) with
-    ``grade-all``, as an instructor does, into ``root / "graded"``; each student's results."""
-    command = [sys.executable, "-m", "autograder", "grade-all", str(root / "submitted"), "--out", str(root / "graded")]
+    ``grade-all``, as an instructor does, into ``root / "graded"``, passing ``options`` to each grading; each
+    student's results."""
+    command = [sys.executable, "-m", "autograder", "grade-all", str(root / "submitted"), "--out", str(root / "graded"),
+               *options]
     run = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     return {folder.name: json.loads((folder / "results.json").read_text())
             for folder in (root / "graded").iterdir() if (folder / "results.json").is_file()}
+
+
+def grade_by_notebook(root: Path, changed: dict[str, str], build: Callable[[str, Path], None]) -> dict[str, dict]:
+    """Grade submissions that each differ from the reference in one notebook (``changed``: name to notebook) as one
+    ``grade-all`` class per notebook, grading only that notebook's parts: the other parts are the reference's own,
+    whose full marks ``reference_run`` shows. ``build(name, folder)`` writes one submission; each one's results."""
+    results: dict[str, dict] = {}
+    for notebook in sorted(set(changed.values())):
+        group = root / Path(notebook).stem
+        for name in sorted(name for name, where in changed.items() if where == notebook):
+            build(name, group / "submitted" / name / ASSIGNMENT_ID)
+        results |= grade_class(group, *(option for title in parts_of(notebook) for option in ("--part", title)))
+    return results
+
+
+@pytest.fixture(scope="session", autouse=True)
+def short_lived_checkers() -> Iterator[None]:
+    """Every command the tests start gives its warm checker a short idle limit, unless the test sets its own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AUTOGRADER_CHECKER", CHECKER_IDLE_SECONDS)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,9 @@
 limit nor its session.
 
 Each test gets a temporary folder of its own as TMPDIR, so its checker (whose socket lives in
-``$TMPDIR/autograder-checker-<uid>/``) is its own, and no test shares or stops another's.
+``$TMPDIR/autograder-checker-<uid>/``) is its own, and no test shares or stops another's. The folder is
+made in the system's temporary folder, not in pytest's deeper ``tmp_path``: a Unix socket's path must
+fit in about 100 bytes, and where it cannot, a check grades in a fresh process instead.
 """
 
 import json
@@ -10,7 +12,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -27,16 +31,14 @@ IDLE_SECONDS = 3
 GRACE_SECONDS = 10
 
 
-def environment(tmp_path: Path, checker: str) -> dict[str, str]:
-    """The environment of a student's command: a TMPDIR of the test's own, and AUTOGRADER_CHECKER as given."""
-    scratch = tmp_path / "scratch"
-    scratch.mkdir(exist_ok=True)
+def environment(scratch: Path, checker: str) -> dict[str, str]:
+    """The environment of a student's command: ``scratch`` as TMPDIR, and AUTOGRADER_CHECKER as given."""
     return {**os.environ, "TMPDIR": str(scratch), "AUTOGRADER_CHECKER": checker}
 
 
-def checkers(tmp_path: Path) -> list[int]:
-    """The pids of the warm checkers serving this test's TMPDIR."""
-    found = subprocess.run(["pgrep", "-f", f"autograder.slot --serve {tmp_path}/scratch/"], capture_output=True, text=True)
+def checkers(scratch: Path) -> list[int]:
+    """The pids of the warm checkers serving the TMPDIR ``scratch``."""
+    found = subprocess.run(["pgrep", "-f", f"autograder.slot --serve {scratch}/"], capture_output=True, text=True)
     return [int(pid) for pid in found.stdout.split()]
 
 
@@ -60,12 +62,14 @@ def partial(folder: Path) -> Path:
     return folder
 
 
-@pytest.fixture(autouse=True)
-def no_checker_left(tmp_path: Path) -> None:
-    """Whatever a test leaves running of its checker is ended afterwards."""
-    yield
-    for pid in checkers(tmp_path):
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    """The test's own TMPDIR, short enough for a socket's path; whatever its checker leaves running is ended after."""
+    folder = Path(tempfile.mkdtemp(prefix="autograder-test-"))
+    yield folder
+    for pid in checkers(folder):
         os.kill(pid, 9)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
@@ -79,21 +83,21 @@ def submissions(tmp_path: Path) -> dict[str, Path]:
     }
 
 
-def test_a_warm_check_gives_the_results_of_a_fresh_one(tmp_path, submissions):
+def test_a_warm_check_gives_the_results_of_a_fresh_one(tmp_path, scratch, submissions):
     """Check by check, the warm checker's results are a fresh process's, for full, partial, stub and hostile work."""
-    warm, fresh = environment(tmp_path, str(IDLE_SECONDS * 20)), environment(tmp_path, "off")
+    warm, fresh = environment(scratch, str(IDLE_SECONDS * 20)), environment(scratch, "off")
     for name, folder in submissions.items():
         warm_run = check(folder, tmp_path / f"{name}-warm.json", warm)
         fresh_run = check(folder, tmp_path / f"{name}-fresh.json", fresh)
         assert warm_run.returncode == fresh_run.returncode, (name, warm_run.stdout[-2000:], fresh_run.stdout[-2000:])
         assert by_check(tmp_path / f"{name}-warm.json") == by_check(tmp_path / f"{name}-fresh.json"), name
-    assert checkers(tmp_path), "the warm checks did not go through a warm checker"
+    assert checkers(scratch), "the warm checks did not go through a warm checker"
 
 
-def test_a_check_after_the_notebook_is_saved_again_grades_the_new_file(tmp_path):
+def test_a_check_after_the_notebook_is_saved_again_grades_the_new_file(tmp_path, scratch):
     """The warm checker grades the notebook as it is saved now, not as it was at the last check."""
     folder = Path(shutil.copytree(RELEASE_DIR, tmp_path / "work"))
-    env = environment(tmp_path, str(IDLE_SECONDS * 20))
+    env = environment(scratch, str(IDLE_SECONDS * 20))
     check(folder, tmp_path / "before.json", env)
     path = folder / "03_activations.ipynb"
     notebook = nbformat.read(path, as_version=4)
@@ -106,34 +110,34 @@ def test_a_check_after_the_notebook_is_saved_again_grades_the_new_file(tmp_path)
     assert all(t["status"] == "passed" for t in relu_after), [t["output"][:200] for t in relu_after]
 
 
-def test_the_checker_ends_when_idle(tmp_path):
+def test_the_checker_ends_when_idle(tmp_path, scratch):
     """A warm checker left alone for its idle limit ends, with nothing of it left."""
-    env = environment(tmp_path, str(IDLE_SECONDS))
+    env = environment(scratch, str(IDLE_SECONDS))
     check(Path(shutil.copytree(RELEASE_DIR, tmp_path / "work")), tmp_path / "results.json", env)
-    assert checkers(tmp_path), "no warm checker was started"
+    assert checkers(scratch), "no warm checker was started"
     deadline = time.monotonic() + IDLE_SECONDS + GRACE_SECONDS
-    while checkers(tmp_path) and time.monotonic() < deadline:
+    while checkers(scratch) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert not checkers(tmp_path)
-    assert not list((tmp_path / "scratch").glob("autograder-checker-*/checker.sock"))
+    assert not checkers(scratch)
+    assert not list(scratch.glob("autograder-checker-*/checker.sock"))
 
 
-def test_the_checker_ends_with_the_session_that_started_it(tmp_path):
+def test_the_checker_ends_with_the_session_that_started_it(tmp_path, scratch):
     """A warm checker started from a session (a terminal, a kernel) ends when that session's leader does."""
-    env = environment(tmp_path, "600")
+    env = environment(scratch, "600")
     folder = Path(shutil.copytree(RELEASE_DIR, tmp_path / "work"))
     # setsid makes the check the leader of a session of its own, which ends when the check does.
     check(folder, tmp_path / "results.json", env, "setsid", "--wait")
     deadline = time.monotonic() + GRACE_SECONDS
-    while checkers(tmp_path) and time.monotonic() < deadline:
+    while checkers(scratch) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert not checkers(tmp_path)
+    assert not checkers(scratch)
 
 
-def test_a_checker_of_another_grader_is_replaced(tmp_path):
+def test_a_checker_of_another_grader_is_replaced(tmp_path, scratch):
     """A checker that serves another version of the grader ends when asked, and the check is graded anyway."""
-    env = environment(tmp_path, "600")
-    folder = tmp_path / "scratch" / f"autograder-checker-{os.getuid()}"
+    env = environment(scratch, "600")
+    folder = scratch / f"autograder-checker-{os.getuid()}"
     folder.mkdir(mode=0o700, parents=True)
     stale = subprocess.Popen([sys.executable, "-m", "autograder.slot", "--serve", str(folder / "checker.sock"),
                               "--digest", "another grader", "--idle", "600"], env=env, start_new_session=True,
@@ -146,14 +150,14 @@ def test_a_checker_of_another_grader_is_replaced(tmp_path):
         stale.kill()
 
 
-def test_watch_checks_again_on_save_and_says_only_what_changed(tmp_path):
+def test_watch_checks_again_on_save_and_says_only_what_changed(tmp_path, scratch):
     """`check --watch` prints the feedback once, then, after the notebook is saved, the checks it fixed and the score."""
     folder = Path(shutil.copytree(RELEASE_DIR, tmp_path / "work"))
     notebook = folder / "03_activations.ipynb"
     log = tmp_path / "watch.txt"
     with open(log, "w") as output:
         watching = subprocess.Popen([sys.executable, "-m", "autograder", "check", str(notebook), "--watch"],
-                                    env=environment(tmp_path, "60"), stdout=output, stderr=subprocess.STDOUT)
+                                    env=environment(scratch, "60"), stdout=output, stderr=subprocess.STDOUT)
     try:
         wait_for(log, "not implemented yet")
         saved = nbformat.read(notebook, as_version=4)

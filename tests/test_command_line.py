@@ -1,13 +1,18 @@
-"""The commands' help, and what a grading leaves in the folder it is run from (without grading a submission)."""
+"""The commands' help, what a grading leaves in the folder it is run from, and where a student's check may keep its
+warm checker (without grading a submission)."""
 
 import io
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import torch
 
 from autograder.boundary.isolation import LocalSubmission
 from autograder.contract import REFERENCE_DIR
+from autograder.instructor import launch
 from autograder.suite import probes
 from autograder.suite.data import IRIS_SIZES, iris_split, mlp_parameter_shapes, random_parameters
 
@@ -32,3 +37,19 @@ def test_the_reference_leaves_no_file_in_the_working_folder(tmp_path, monkeypatc
     reference.run(probes.load_parameters_from_file, file=file.getvalue(), X=iris_split().X_test)
     reference.run(probes.saved_model_file, state=state, X=iris_split().X_test)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_tmpdir_too_deep_for_a_socket_gets_no_warm_checker(tmp_path, monkeypatch):
+    """Where the checker's socket path would pass the kernel's limit, checks grade in a fresh process (no folder);
+    a short TMPDIR gets a folder only its user may enter."""
+    deep = tmp_path / ("d" * launch.SOCKET_PATH_BYTES)
+    deep.mkdir()
+    short = Path(tempfile.mkdtemp(prefix="autograder-test-"))
+    try:
+        monkeypatch.setattr(tempfile, "tempdir", str(deep))
+        assert launch.checker_folder() is None
+        monkeypatch.setattr(tempfile, "tempdir", str(short))
+        folder = launch.checker_folder()
+        assert folder is not None and folder.parent == short and folder.stat().st_mode & 0o777 == 0o700
+    finally:
+        shutil.rmtree(short)

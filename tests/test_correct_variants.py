@@ -3,7 +3,8 @@
 The mirror image of ``tests/test_mutants.py``: a variant is the reference notebooks with one
 graded function written another correct way (another idiom, another order, code as the
 lecture or public teaching material writes it). The variants are graded as an instructor
-grades a class (``grade-all``, the reference present), and no check may cost one a point.
+grades a class (``grade-all``, the reference present), one class per notebook on the parts of
+the notebook they change, and no check may cost one a point.
 """
 
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ import nbformat
 import pytest
 
 from autograder.contract import ASSIGNMENT_ID
-from tests.conftest import grade_class
+from tests.conftest import grade_by_notebook
 from tests.test_mutants import ACTIVATIONS, LINEAR, MLP, rewritten_submission
 
 pytestmark = pytest.mark.slow
@@ -222,11 +223,9 @@ def test_variant_changes_exactly_one_place(name, tmp_path):
 
 @pytest.fixture(scope="module")
 def variant_results(tmp_path_factory) -> dict[str, dict]:
-    """Every variant graded with the reference present, as one class with grade-all."""
-    root = tmp_path_factory.mktemp("variants")
-    for name, variant in VARIANTS.items():
-        variant_submission(variant, root / "submitted" / name / ASSIGNMENT_ID)
-    return grade_class(root)
+    """Every variant graded with the reference present, with grade-all: one class per notebook, on its parts."""
+    return grade_by_notebook(tmp_path_factory.mktemp("variants"), {name: v.notebook for name, v in VARIANTS.items()},
+                             lambda name, folder: variant_submission(VARIANTS[name], folder))
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))

@@ -2,7 +2,9 @@
 
 A mutant is the reference notebooks with one plausible mistake written in. The mutants are
 graded the way an instructor grades a class (``grade-all``, the reference present), so
-comparisons with the reference count too. None may reach full marks, and the check named for it must fail.
+comparisons with the reference count too: one class per notebook, each grading only the parts of
+the notebook its mutants change (the rest is the reference). None may reach full marks, and the
+check named for it must fail.
 """
 
 import shutil
@@ -13,7 +15,7 @@ import nbformat
 import pytest
 
 from autograder.contract import ASSIGNMENT_ID, REFERENCE_DIR
-from tests.conftest import grade_class
+from tests.conftest import grade_by_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -183,11 +185,9 @@ def test_mutant_changes_exactly_one_place(name, tmp_path):
 
 @pytest.fixture(scope="module")
 def mutant_results(tmp_path_factory) -> dict[str, dict]:
-    """Every mutant graded with the reference present, as one class with grade-all."""
-    root = tmp_path_factory.mktemp("mutants")
-    for name, mutant in MUTANTS.items():
-        mutant_submission(mutant, root / "submitted" / name / ASSIGNMENT_ID)
-    return grade_class(root)
+    """Every mutant graded with the reference present, with grade-all: one class per notebook, on its parts."""
+    return grade_by_notebook(tmp_path_factory.mktemp("mutants"), {name: m.notebook for name, m in MUTANTS.items()},
+                             lambda name, folder: mutant_submission(MUTANTS[name], folder))
 
 
 def test_there_are_at_least_thirty_mutants():

@@ -56,14 +56,20 @@ CHECKER_IDLE_SECONDS = 15 * 60
 # Set to "off" to grade every check in a fresh process; a number of seconds sets the idle limit.
 CHECKER_SETTING = "AUTOGRADER_CHECKER"
 CHECKER_START_SECONDS = 120.0
+CHECKER_SOCKET = "checker.sock"
+# The longest path a Unix socket may be bound to: sun_path holds 108 bytes on Linux and 104 on macOS, with a NUL.
+SOCKET_PATH_BYTES = 103
 REPLY_BYTES = 4096
 
 
 def checker_folder() -> Path | None:
-    """A folder only this user may enter, for the checker's socket; None where there can be none."""
+    """A folder only this user may enter, for the checker's socket; None where there can be none (no Unix sockets,
+    or a TMPDIR so deep that the socket's path would be too long to bind)."""
     if not hasattr(socket, "AF_UNIX") or not hasattr(os, "getuid"):
         return None
     folder = Path(tempfile.gettempdir()) / f"autograder-checker-{os.getuid()}"
+    if len(os.fsencode(folder / CHECKER_SOCKET)) > SOCKET_PATH_BYTES:
+        return None
     try:
         folder.mkdir(mode=0o700, exist_ok=True)
         info = folder.lstat()
@@ -122,7 +128,7 @@ def warm_check(arguments: list[str], output: tuple[int, int]) -> int | None:
     if setting == "off" or folder is None:
         return None
     idle = float(setting) if setting.replace(".", "", 1).isdigit() else CHECKER_IDLE_SECONDS
-    path, digest = folder / "checker.sock", checker_digest()
+    path, digest = folder / CHECKER_SOCKET, checker_digest()
     request = json.dumps({"arguments": arguments, "cwd": os.getcwd(), "digest": digest}).encode()
     for _ in range(2):  # a checker of another grader answers that it is stale and ends; the second is ours
         try:
