@@ -19,8 +19,9 @@ each connection sends ``{"arguments", "cwd", "digest"}`` with its standard outpu
 as file descriptors, and gets ``{"returncode": n}`` once the grading has printed there. It
 finds the confinement once, answers ``{"stale": true}`` and ends when asked by a client of
 another grader (``digest``), and ends when idle for ``--idle`` seconds, when the process that
-owns its session (``--owner``) ends, or when its client goes away mid-grading (the grading
-is then interrupted and its workers stopped): nothing of it outlives any of these.
+owns its session (``--owner``) ends, when a checker started at the same moment bound the
+socket over its own (that one serves alone), or when its client goes away mid-grading (the
+grading is then interrupted and its workers stopped): nothing of it outlives any of these.
 """
 
 import argparse
@@ -44,6 +45,7 @@ from autograder.contract import PROBE_MODULES, REFERENCE_DIR, REPO_ROOT
 
 REQUEST_BYTES = 64 * 1024  # one request: pytest's arguments, a folder, a digest
 OWNER_POLL_SECONDS = 5.0  # where the kernel cannot signal a process's end (no pidfd)
+SOCKET_POLL_SECONDS = 5.0  # how soon a checker whose socket another replaced notices and ends
 
 
 def grading_run(arguments: list[str], output: tuple[int, int], cwd: str | None = None,
@@ -129,6 +131,8 @@ def serve_checks(path: Path, digest: str, idle_seconds: float, owner: Owner) -> 
     """A student's warm checker: serve gradings on the Unix socket ``path`` until idle, stale or orphaned."""
     preload(PROBE_MODULES)
     confinement.known = confinement.find_confinement([REFERENCE_DIR, REPO_ROOT / "solutions", REPO_ROOT / ".git"])
+    if listening(path):
+        return  # a checker started beside this one serves already
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old_mask = os.umask(0o177)  # the socket is its user's alone, from the moment it exists
     try:
@@ -137,12 +141,13 @@ def serve_checks(path: Path, digest: str, idle_seconds: float, owner: Owner) -> 
     finally:
         os.umask(old_mask)
     listener.listen()
+    bound = path.stat().st_ino
     watched = [listener] + ([owner.fd] if owner.fd is not None else [])
     deadline = time.monotonic() + idle_seconds
     try:
         while (left := deadline - time.monotonic()) > 0:
-            ready, _, _ = select.select(watched, [], [], min(left, owner.poll_seconds or left))
-            if owner.ended(ready):
+            ready, _, _ = select.select(watched, [], [], min(left, owner.poll_seconds or left, SOCKET_POLL_SECONDS))
+            if owner.ended(ready) or not holds(path, bound):
                 return
             if listener in ready:
                 connection, _ = listener.accept()
@@ -151,8 +156,28 @@ def serve_checks(path: Path, digest: str, idle_seconds: float, owner: Owner) -> 
                         return
                 deadline = time.monotonic() + idle_seconds
     finally:
-        path.unlink(missing_ok=True)
+        if holds(path, bound):
+            path.unlink()
         listener.close()
+
+
+def listening(path: Path) -> bool:
+    """Whether a checker accepts connections on the Unix socket ``path``."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def holds(path: Path, inode: int) -> bool:
+    """Whether ``path`` is still the socket this checker bound (``inode``), not one a checker started at the same
+    moment bound over it, which then serves alone."""
+    try:
+        return path.stat().st_ino == inode
+    except OSError:
+        return False
 
 
 def answer(connection: socket.socket, digest: str, owner: Owner) -> bool:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import nbformat
@@ -22,6 +22,7 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 from autograder.contract import REFERENCE_DIR, RELEASE_DIR
+from autograder.slot import listening
 from tests.test_hostile_submissions import ATTACKS, hostile_submission
 
 pytestmark = pytest.mark.slow
@@ -139,15 +140,43 @@ def test_a_checker_of_another_grader_is_replaced(tmp_path, scratch):
     env = environment(scratch, "600")
     folder = scratch / f"autograder-checker-{os.getuid()}"
     folder.mkdir(mode=0o700, parents=True)
-    stale = subprocess.Popen([sys.executable, "-m", "autograder.slot", "--serve", str(folder / "checker.sock"),
-                              "--digest", "another grader", "--idle", "600"], env=env, start_new_session=True,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stale = serve(folder / "checker.sock", "another grader", env)
     try:
+        wait_until(lambda: (folder / "checker.sock").exists())
         run = check(Path(shutil.copytree(RELEASE_DIR, tmp_path / "work")), tmp_path / "results.json", env)
         assert run.returncode == 1 and (tmp_path / "results.json").is_file(), run.stdout[-2000:] + run.stderr[-2000:]
         assert stale.wait(timeout=GRACE_SECONDS) == 0
     finally:
         stale.kill()
+
+
+def test_checkers_started_at_the_same_moment_leave_one_serving(scratch):
+    """Two checkers started at once on one socket: one ends within seconds, the other answers on the socket."""
+    env = environment(scratch, "600")
+    folder = scratch / f"autograder-checker-{os.getuid()}"
+    folder.mkdir(mode=0o700, parents=True)
+    both = [serve(folder / "checker.sock", "a grader", env) for _ in range(2)]
+    try:
+        wait_until(lambda: sum(checker.poll() is None for checker in both) == 1, seconds=120)
+        assert listening(folder / "checker.sock")
+    finally:
+        for checker in both:
+            checker.kill()
+
+
+def serve(path: Path, digest: str, env: dict[str, str]) -> subprocess.Popen:
+    """A warm checker of the grader ``digest`` on the socket ``path``, idle for up to ten minutes."""
+    return subprocess.Popen([sys.executable, "-m", "autograder.slot", "--serve", str(path), "--digest", digest,
+                             "--idle", "600"], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 60) -> None:
+    """Wait until ``condition()`` holds; fail the test after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "waited in vain"
+        time.sleep(0.2)
 
 
 def test_watch_checks_again_on_save_and_says_only_what_changed(tmp_path, scratch):

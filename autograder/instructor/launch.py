@@ -112,9 +112,10 @@ def start_checker(path: Path, digest: str, idle_seconds: float) -> None:
                                    stdout=log, stderr=log)
     deadline = time.monotonic() + CHECKER_START_SECONDS
     while time.monotonic() < deadline:
-        if path.exists():
+        ended = checker.poll() is not None
+        if path.exists():  # its own socket, or that of a checker started beside it, which it then leaves serving
             return
-        if checker.poll() is not None:
+        if ended:
             raise OSError(f"the warm checker ended as it started (exit code {checker.returncode})")
         time.sleep(0.05)
     raise OSError("the warm checker did not start")
