@@ -45,7 +45,7 @@ from autograder.contract import PROBE_MODULES, REFERENCE_DIR, REPO_ROOT
 
 REQUEST_BYTES = 64 * 1024  # one request: pytest's arguments, a folder, a digest
 OWNER_POLL_SECONDS = 5.0  # where the kernel cannot signal a process's end (no pidfd)
-SOCKET_POLL_SECONDS = 5.0  # how soon a checker whose socket another replaced notices and ends
+SOCKET_POLL_SECONDS = 5.0  # how soon a checker whose socket was removed or replaced notices and ends
 
 
 def grading_run(arguments: list[str], output: tuple[int, int], cwd: str | None = None,
@@ -131,23 +131,23 @@ def serve_checks(path: Path, digest: str, idle_seconds: float, owner: Owner) -> 
     """A student's warm checker: serve gradings on the Unix socket ``path`` until idle, stale or orphaned."""
     preload(PROBE_MODULES)
     confinement.known = confinement.find_confinement([REFERENCE_DIR, REPO_ROOT / "solutions", REPO_ROOT / ".git"])
-    if listening(path):
-        return  # a checker started beside this one serves already
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    own = path.with_name(f"{os.getpid()}.sock")  # no longer than path's own name, which was checked to fit
     old_mask = os.umask(0o177)  # the socket is its user's alone, from the moment it exists
     try:
-        path.unlink(missing_ok=True)
-        listener.bind(str(path))
+        own.unlink(missing_ok=True)
+        listener.bind(str(own))
     finally:
         os.umask(old_mask)
     listener.listen()
-    bound = path.stat().st_ino
     watched = [listener] + ([owner.fd] if owner.fd is not None else [])
-    deadline = time.monotonic() + idle_seconds
     try:
+        if not claim(path, own):
+            return
+        deadline = time.monotonic() + idle_seconds
         while (left := deadline - time.monotonic()) > 0:
             ready, _, _ = select.select(watched, [], [], min(left, owner.poll_seconds or left, SOCKET_POLL_SECONDS))
-            if owner.ended(ready) or not holds(path, bound):
+            if owner.ended(ready) or not holds(path, own):
                 return
             if listener in ready:
                 connection, _ = listener.accept()
@@ -156,9 +156,25 @@ def serve_checks(path: Path, digest: str, idle_seconds: float, owner: Owner) -> 
                         return
                 deadline = time.monotonic() + idle_seconds
     finally:
-        if holds(path, bound):
+        if holds(path, own):
             path.unlink()
+        own.unlink(missing_ok=True)
         listener.close()
+
+
+def claim(path: Path, own: Path) -> bool:
+    """Make ``path`` a second name of ``own``, this checker's socket; whether it now is. A link never replaces a
+    file, so of checkers started at one moment one gets ``path`` and the others end; a socket on which nobody
+    listens (its checker was killed) is replaced."""
+    for _ in range(2):
+        try:
+            os.link(own, path)
+            return True
+        except FileExistsError:
+            if listening(path):
+                return False
+            path.unlink(missing_ok=True)
+    return False
 
 
 def listening(path: Path) -> bool:
@@ -171,11 +187,10 @@ def listening(path: Path) -> bool:
     return True
 
 
-def holds(path: Path, inode: int) -> bool:
-    """Whether ``path`` is still the socket this checker bound (``inode``), not one a checker started at the same
-    moment bound over it, which then serves alone."""
+def holds(path: Path, own: Path) -> bool:
+    """Whether ``path`` still names this checker's socket ``own``."""
     try:
-        return path.stat().st_ino == inode
+        return os.path.samefile(path, own)
     except OSError:
         return False
 
@@ -184,7 +199,12 @@ def answer(connection: socket.socket, digest: str, owner: Owner) -> bool:
     """Grade one client's request; whether to go on serving (not if the client runs another grader)."""
     message, fds, _, _ = socket.recv_fds(connection, REQUEST_BYTES, 2)
     try:
-        request = json.loads(message)
+        try:
+            request = json.loads(message)
+        except ValueError:
+            request = None
+        if not isinstance(request, dict):
+            return True  # no request: another checker asking whether this one listens (see ``listening``)
         if request.get("digest") != digest:
             connection.sendall(json.dumps({"stale": True}).encode())
             return False

@@ -12,6 +12,7 @@ the student; where the buffers could not be shared as memory, the reply carries 
 """
 
 import importlib
+import io
 import mmap
 import os
 import socket
@@ -42,11 +43,13 @@ PRELOADED = ("numpy", "torch", "torch.nn", "torch.optim", "torch.utils.data", "m
 
 
 def preload(probe_modules: tuple[str, ...]) -> None:
-    """Import what every worker needs, and let torch set up autograd and its optimizers, in this process.
+    """Import what every worker needs, and let torch set up autograd, its optimizers and its file format, in this
+    process.
 
     Workers forked afterwards find it done: in a fresh process the imports take about 3 s and
-    torch's first backward pass another 2 s, more than the assignment's training runs. No
-    student code has run here, and nothing here starts a thread.
+    torch's first backward pass another 2 s, more than the assignment's training runs; and a
+    confined worker may not be able to read the modules torch imports only when it first saves
+    or loads. No student code has run here, and nothing here starts a thread.
     """
     os.environ.update(ONE_THREAD)
     os.environ.setdefault("MPLBACKEND", "Agg")  # notebooks import matplotlib; there is no screen here
@@ -59,6 +62,12 @@ def preload(probe_modules: tuple[str, ...]) -> None:
     parameter.pow(2).sum().backward()
     for kind in (torch.optim.SGD, torch.optim.Adam):
         kind([parameter], lr=0.1).step()
+    layer = torch.nn.Linear(1, 1)
+    for saved, weights_only in ((layer.state_dict(), True), (layer, False)):
+        file = io.BytesIO()
+        torch.save(saved, file)
+        file.seek(0)
+        torch.load(file, weights_only=weights_only)
 
 
 def limit_resources(megabytes: int | None, own_user: bool, address_space: bool) -> None:
