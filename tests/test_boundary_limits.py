@@ -14,7 +14,7 @@ from execnet import gateway_base
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder.boundary.channel import HEADER, Channel, MessageRefused, ValueBudget
-from autograder.boundary.confinement import unconfined
+from autograder.boundary.confinement import environment_paths, unconfined
 from autograder.boundary.isolation import Limits, RemoteSubmission
 from autograder.boundary.notebook import MAX_NOTEBOOK_BYTES, read_notebooks, read_submitted_file
 from autograder.boundary.zygote import SpawnedWorkers
@@ -168,3 +168,13 @@ def test_a_worker_spawned_where_python_cannot_fork_runs_the_students_function(su
     finally:
         student.stop()
         workers.stop()
+
+
+def test_the_new_root_holds_the_links_python_finds_its_modules_through(tmp_path, monkeypatch):
+    """A module folder on sys.path reached through a link (a virtual environment behind one) is in the namespaces'
+    new root twice: the folder itself, and the link by which Python names it."""
+    (tmp_path / "real" / "site-packages").mkdir(parents=True)
+    (tmp_path / "venv").symlink_to(tmp_path / "real")
+    monkeypatch.syspath_prepend(str(tmp_path / "venv" / "site-packages"))
+    paths = environment_paths([])
+    assert str(tmp_path / "real" / "site-packages") in paths and str(tmp_path / "venv") in paths

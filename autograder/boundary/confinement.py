@@ -348,14 +348,20 @@ def environment_paths(protected: list[Path]) -> list[str]:
     Never a folder that holds a protected path, nor the working directory (Python puts it on
     ``sys.path``; it may be a course folder).
     """
-    python = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    prefixes = [Path(p).absolute() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)]
     libraries = os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep)
-    entries = {Path(p).resolve() for p in [*sys.path, *libraries] if p and Path(p).is_dir()}
+    given = [Path(p).absolute() for p in [*sys.path, *libraries] if p and Path(p).is_dir()]
     cwd = Path.cwd().resolve()
-    folders = sorted(python | {PACKAGE_DIR} | {p for p in entries if p != cwd})
+    folders = sorted({p.resolve() for p in prefixes} | {PACKAGE_DIR} | {p.resolve() for p in given} - {cwd})
     kept = [f for f in folders if not contains(f, protected)
             and not any(other in f.parents for other in folders)]  # one bind covers its subfolders
-    return [p for p in SYSTEM_PATHS if os.path.lexists(p)] + [str(f) for f in kept]
+    # Python finds its modules by the paths as given, which may pass through a link (a virtual environment
+    # reached by one): the new root holds those links too, beside the folders they lead to.
+    links = sorted({link for path in prefixes + given for link in (path, *path.parents) if link.is_symlink()
+                    and not any(folder in link.parents for folder in kept) and not contains(link, protected)})
+    system = [p for p in SYSTEM_PATHS if os.path.lexists(p)]
+    links = [link for link in links if not any(link == Path(p) or Path(p) in link.parents for p in system)]
+    return system + [str(f) for f in kept] + [str(link) for link in links]
 
 
 def find_confinement(protected: list[Path], choice: str = "auto") -> Confinement:
