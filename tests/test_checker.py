@@ -10,6 +10,7 @@ fit in about 100 bytes, and where it cannot, a check grades in a fresh process i
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -185,8 +186,10 @@ def test_watch_checks_again_on_save_and_says_only_what_changed(tmp_path, scratch
     notebook = folder / "03_activations.ipynb"
     log = tmp_path / "watch.txt"
     with open(log, "w") as output:
+        # Ctrl-C as from a terminal, even where this test runs in a process whose children ignore SIGINT (xdist's).
         watching = subprocess.Popen([sys.executable, "-m", "autograder", "check", str(notebook), "--watch"],
-                                    env=environment(scratch, "60"), stdout=output, stderr=subprocess.STDOUT)
+                                    env=environment(scratch, "60"), stdout=output, stderr=subprocess.STDOUT,
+                                    preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         wait_for(log, "not implemented yet")
         saved = nbformat.read(notebook, as_version=4)
@@ -194,7 +197,7 @@ def test_watch_checks_again_on_save_and_says_only_what_changed(tmp_path, scratch
         nbformat.write(saved, notebook)
         wait_for(log, "score: 0 → ")
     finally:
-        watching.send_signal(2)
+        watching.send_signal(signal.SIGINT)
         watching.wait(timeout=30)
     after = log.read_text().split("score: 0 → ")[0].rsplit("[", 1)[-1]
     assert "✓ fixed: relu" in after and "not implemented yet" not in after, log.read_text()
