@@ -333,6 +333,24 @@ def floor_run(cpus: set[int]) -> float:
     return measure([PYTHON, __file__, "--floor"], cpus, env=env, sampled=False).wall
 
 
+def measure_setting(cpus: set[int], jobs: int, submitted: Path, class_size: int, scratch: Path) -> Setting:
+    """All figures of one CPU setting, with the class of ``class_size`` under ``submitted``; ``scratch`` is its own.
+
+    The floor's three runs are interleaved with the three warm gradings (floor, grading, floor, ...), so that a
+    machine that grows busier or quieter during the run moves both sides of the ratio alike."""
+    # A cache folder of this setting's own, fresh and empty, so that its first grading is cold.
+    (scratch / "cache").mkdir(parents=True)
+    env = {**os.environ, "XDG_CACHE_HOME": str(scratch / "cache")}
+    cold = measure(GRADE, cpus, env=env)
+    floors, warm = [], []
+    for _ in range(REPEATS):
+        floors.append(floor_run(cpus))
+        warm.append(measure(GRADE, cpus, env=env))
+    graded_class = measure([PYTHON, "-m", "autograder", "grade-all", str(submitted), "--out", str(scratch / "graded"),
+                            "--jobs", str(jobs)], cpus, env=env)
+    return Setting(cpus, jobs, class_size, floors, cold, warm, graded_class, student_loop(cpus, scratch))
+
+
 def student_loop(cpus: set[int], scratch: Path) -> StudentLoop:
     """A student's checks of the reference notebooks, without the reference, as on a student's machine."""
     folder = scratch / "student"
