@@ -24,9 +24,11 @@ import autograder.boundary.confinement as confining
 from autograder.boundary.confinement import Confinement, find_confinement, restrictable
 from autograder.boundary.isolation import Limits, LocalSubmission, RemoteSubmission
 from autograder.boundary.messages import StudentCodeFailed, bounded, describe
+from autograder.boundary.notebook import untouched_stub
 from autograder.boundary.worker import preload
 from autograder.boundary.zygote import SpawnedWorkers, Zygote, start_zygote
-from autograder.contract import ASSIGNMENT_ID, PARTS, PROBE_MODULES, REFERENCE_DIR, RELEASE_DIR, REPO_ROOT
+from autograder.contract import (ASSIGNMENT_ID, NOTEBOOK_OF, PARTS, PROBE_MODULES, REFERENCE_DIR, RELEASE_DIR,
+                                 REPO_ROOT)
 from autograder.fingerprint import GRADER_FILES, PACKAGE_DIR, digest_files, files_under
 from autograder.reports.feedback import feedback_text
 from autograder.reports.report import NOT_CHECKED, Outcome, results_json, score_table, write_results
@@ -52,6 +54,8 @@ settings.load_profile("grading")
 
 OUTCOMES = pytest.StashKey[dict[str, Outcome]]()
 STUDENT = pytest.StashKey[RemoteSubmission]()
+# Graded names found to be untouched stubs, by the failure of their first check (see ``remember_stub``).
+STUBS = pytest.StashKey[dict[str, StudentCodeFailed]]()
 CONFINEMENT = pytest.StashKey[Confinement]()
 ZYGOTE = pytest.StashKey[Zygote | SpawnedWorkers]()
 HYPOTHESIS_HOME = pytest.StashKey[str]()
@@ -122,6 +126,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "runs_early(probe, **kwargs): the test runs this probe (with the grading's "
                             "device, where the probe takes one); start it when grading starts, in a worker of its own")
     config.stash[OUTCOMES] = {}
+    config.stash[STUBS] = {}
     config.stash[EXTRA_DATA] = {}
     # Hypothesis keeps files (a cache of constants) in ./.hypothesis: not in the student's folder.
     config.stash[HYPOTHESIS_HOME] = tempfile.mkdtemp(prefix="autograder-hypothesis-")
@@ -353,6 +358,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
         error = call.excinfo.value
         if isinstance(error, StudentCodeFailed) and error.stub is not None:
             outcome.stub = error.stub[0]
+            remember_stub(item.config, outcome.checks, error)
         # The test's fixtures (student, from_scratch, ...) are no inputs of the student's function.
         message = describe(error, cell_filenames=set(), hidden=frozenset(item.fixturenames))
         if message is None:
@@ -362,6 +368,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
     elif report.when == "call":
         outcome.status, outcome.score, outcome.output = "passed", outcome.max_score, ""
     return report
+
+
+def remember_stub(config: pytest.Config, checked: str, error: StudentCodeFailed) -> None:
+    """Where a check of ``checked`` failed on its own untouched stub, and the source the grader read shows that stub
+    fails every call, its later checks fail at once with the same message: running them (hypothesis's examples and
+    their shrinking, the reference's side of each) could only fail them again."""
+    name, cell = error.stub
+    student = config.stash[STUDENT]
+    if name == checked and name in NOTEBOOK_OF and untouched_stub(student.cells(NOTEBOOK_OF[name]), name, cell):
+        config.stash[STUBS][name] = error
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    outcome = item.config.stash[OUTCOMES].get(item.nodeid)
+    stub = item.config.stash[STUBS].get(outcome.checks) if outcome is not None else None
+    if stub is not None:
+        raise stub.again()
 
 
 def failing_first(item: pytest.Item, error: BaseException) -> str:

@@ -7,7 +7,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder.boundary.notebook import (NotebookDefinitions, Submission, SubmissionError, load_notebook,
-                                          notebook_cells, read_submission)
+                                          notebook_cells, read_submission, untouched_stub)
+from autograder.contract import RELEASE_DIR
 
 
 def write_notebook(path: Path, *sources: str) -> Path:
@@ -141,3 +142,34 @@ def test_a_submission_is_read_once_and_a_later_rewrite_changes_nothing(notebook_
     write_notebook(notebook_path, "def relu(z):\n    return -z")
     assert [cell.source for cell in submitted.cells[notebook_path.name]] == ["def relu(z):\n    return z"]
     assert Submission(submitted, "loader_test_read_once").relu(3) == 3
+
+
+STUB = 'def relu(z):\n    """ReLU."""\n    raise NotImplementedError()\n'
+
+
+def stub_of_relu(path: Path, *sources: str) -> bool:
+    """Whether the notebook of ``sources`` leaves ``relu`` an untouched stub of the first cell that defines it."""
+    cells = notebook_cells(write_notebook(path, *sources).read_bytes(), path.name)
+    return untouched_stub(cells, "relu", next(cell.filename for cell in cells if "def relu" in cell.source))
+
+
+def test_every_released_function_is_an_untouched_stub():
+    """Each graded function of the released notebooks, read from the source, is a stub that fails every call."""
+    for name, notebook in (("sgd_step", "01_linear_regression.ipynb"), ("relu", "03_activations.ipynb")):
+        cells = notebook_cells((RELEASE_DIR / notebook).read_bytes(), notebook)
+        cell = next(c.filename for c in cells if f"def {name}(" in c.source)
+        assert untouched_stub(cells, name, cell)
+
+
+def test_a_stub_defined_again_below_is_not_untouched(notebook_path):
+    """A later cell that defines the name again is what the loader leaves: no stub."""
+    assert stub_of_relu(notebook_path, STUB)
+    assert not stub_of_relu(notebook_path, STUB, "def relu(z):\n    return z.clamp(min=0)\n")
+    assert not stub_of_relu(notebook_path, STUB, "relu = 0\n")
+
+
+def test_a_function_that_raises_only_for_some_inputs_is_no_stub(notebook_path):
+    """``raise NotImplementedError()`` behind a condition, or beside other statements, is the student's code."""
+    assert not stub_of_relu(notebook_path, STUB.replace("    raise", "    if z.dim() > 4:\n        raise")
+                            + "    return z.clamp(min=0)\n")
+    assert not stub_of_relu(notebook_path, STUB.replace("def relu", "@torch.no_grad()\ndef relu"))
