@@ -198,7 +198,10 @@ def nbgrader_autograde(scratch: Path, cpus: set[int]) -> float:
     shutil.copytree(REFERENCE_DIR, course / "submitted" / "student" / ASSIGNMENT_ID)
     (course / "nbgrader_config.py").write_text("c = get_config()\nc.Execute.timeout = 600\n")
     # A cache folder of its own, so that the notebooks' runs write nothing into the user's.
-    env = {**os.environ, "XDG_CACHE_HOME": str(scratch / "cache")}
+    # nbgrader runs the tools it installed (alembic) by name: this Python's folder first on PATH, as in an activated
+    # environment.
+    env = {**os.environ, "XDG_CACHE_HOME": str(scratch / "cache"),
+           "PATH": os.pathsep.join([str(Path(PYTHON).parent), os.environ.get("PATH", "")])}
     nbgrader = [PYTHON, "-m", "nbgrader"]
     subprocess.run([*nbgrader, "generate_assignment", ASSIGNMENT_ID], cwd=course, env=env, check=True,
                    capture_output=True, preexec_fn=pinned(cpus))
@@ -366,13 +369,13 @@ def student_loop(cpus: set[int], scratch: Path) -> StudentLoop:
 
     part3, part3_folder = checks(folder / "03_activations.ipynb", "part3", str(CHECKER_IDLE_SECONDS), 6)
     time.sleep(2)  # idle
-    checker = [int(pid) for pid in subprocess.run(["pgrep", "-f", f"--serve {part3_folder}/"], capture_output=True,
-                                                  text=True).stdout.split()]
+    checker = [int(pid) for pid in subprocess.run(["pgrep", "-f", f"autograder.slot --serve {part3_folder}/"],
+                                                  capture_output=True, text=True).stdout.split()]
     idle_mb = sum(memory_kb(pid) for pid in checker) / 1024
     whole, whole_folder = checks(folder, "whole", str(CHECKER_IDLE_SECONDS), 6)
     fresh, _ = checks(folder / "03_activations.ipynb", "fresh", "off", 1)
     for folder_used in (part3_folder, whole_folder):
-        subprocess.run(["pkill", "-f", f"--serve {folder_used}/"], check=False)
+        subprocess.run(["pkill", "-f", f"autograder.slot --serve {folder_used}/"], check=False)
     return StudentLoop(part3, whole, fresh[0], idle_mb)
 
 
