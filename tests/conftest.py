@@ -100,6 +100,20 @@ def grade_by_notebook(root: Path, changed: dict[str, str], build: Callable[[str,
     return results
 
 
+# The test files that take minutes (each grades a class or more; `--durations` shows their set-ups), about
+# longest first. With `--no-loadscope-reorder`, pytest-xdist hands them out first, so that the short files fill
+# the end of the run instead of one long file running there alone. A file not named here runs after them.
+LONGEST_FIRST = ("test_hostile_class", "test_forgery", "test_hostile_submissions", "test_mutants",
+                 "test_instructor_loop", "test_checker", "test_correct_variants", "test_commands",
+                 "test_student_bundle", "test_class_report", "test_grading_runs", "test_feedback_pages",
+                 "test_reference_notebooks")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.module.__name__.rpartition(".")[2], len(rank)))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def short_lived_checkers() -> Iterator[None]:
     """Every command the tests start gives its warm checker a short idle limit, unless the test sets its own."""
