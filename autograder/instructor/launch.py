@@ -50,8 +50,8 @@ def grader_environment() -> dict[str, str]:
 
 
 # A student's warm checker (``python -m autograder.slot --serve``): how long it waits for the next check. A
-# student runs checks minutes apart while working; past a quarter of an hour idle its ~300 MB are worth more to a
-# JupyterHub's other users than the next check's 4 s.
+# student runs checks minutes apart while working; past a quarter of an hour idle its ~400 MB (PSS) are worth
+# more to a JupyterHub's other users than the next check's 4 s.
 CHECKER_IDLE_SECONDS = 15 * 60
 # Set to "off" to grade every check in a fresh process; a number of seconds sets the idle limit.
 CHECKER_SETTING = "AUTOGRADER_CHECKER"
