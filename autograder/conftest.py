@@ -24,7 +24,6 @@ import autograder.boundary.confinement as confining
 from autograder.boundary.confinement import Confinement, find_confinement, restrictable
 from autograder.boundary.isolation import Limits, LocalSubmission, RemoteSubmission
 from autograder.boundary.messages import StudentCodeFailed, bounded, describe
-from autograder.boundary.notebook import untouched_stub
 from autograder.boundary.worker import preload
 from autograder.boundary.zygote import SpawnedWorkers, Zygote, start_zygote
 from autograder.contract import (ASSIGNMENT_ID, NOTEBOOK_OF, PARTS, PROBE_MODULES, REFERENCE_DIR, RELEASE_DIR,
@@ -32,6 +31,7 @@ from autograder.contract import (ASSIGNMENT_ID, NOTEBOOK_OF, PARTS, PROBE_MODULE
 from autograder.fingerprint import GRADER_FILES, PACKAGE_DIR, digest_files, files_under
 from autograder.reports.feedback import feedback_text
 from autograder.reports.report import NOT_CHECKED, Outcome, results_json, score_table, write_results
+from autograder.suite.scratch import untouched_stub
 
 if TYPE_CHECKING:
     import torch
@@ -375,9 +375,10 @@ def remember_stub(config: pytest.Config, checked: str, error: StudentCodeFailed)
     fails every call, its later checks fail at once with the same message: running them (hypothesis's examples and
     their shrinking, the reference's side of each) could only fail them again."""
     name, cell = error.stub
-    student = config.stash[STUDENT]
-    if name == checked and name in NOTEBOOK_OF and untouched_stub(student.cells(NOTEBOOK_OF[name]), name, cell):
-        config.stash[STUBS][name] = error
+    known = config.stash[STUBS]
+    if name == checked and name not in known and name in NOTEBOOK_OF and untouched_stub(
+            config.stash[STUDENT].cells(NOTEBOOK_OF[name]), name, cell):
+        known[name] = error
 
 
 @pytest.hookimpl(tryfirst=True)

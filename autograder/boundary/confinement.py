@@ -357,10 +357,10 @@ def environment_paths(protected: list[Path]) -> list[str]:
             and not any(other in f.parents for other in folders)]  # one bind covers its subfolders
     # Python finds its modules by the paths as given, which may pass through a link (a virtual environment
     # reached by one): the new root holds those links too, beside the folders they lead to.
-    links = sorted({link for path in prefixes + given for link in (path, *path.parents) if link.is_symlink()
-                    and not any(folder in link.parents for folder in kept) and not contains(link, protected)})
     system = [p for p in SYSTEM_PATHS if os.path.lexists(p)]
-    links = [link for link in links if not any(link == Path(p) or Path(p) in link.parents for p in system)]
+    bound = [*map(Path, system), *kept]
+    links = sorted({link for path in prefixes + given for link in (path, *path.parents) if link.is_symlink()
+                    and not contains(link, protected) and not any(b == link or b in link.parents for b in bound)})
     return system + [str(f) for f in kept] + [str(link) for link in links]
 
 

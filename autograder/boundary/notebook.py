@@ -188,40 +188,6 @@ def definitions(cell: Cell) -> list[ast.stmt]:
     return [statement for statement in ast.parse(cell.source, cell.filename).body if is_definition(statement)]
 
 
-def bound_names(statement: ast.stmt) -> set[str]:
-    """The top-level names a definition (see ``is_definition``) binds."""
-    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return {statement.name}
-    if isinstance(statement, (ast.Import, ast.ImportFrom)):
-        return {alias.asname or alias.name.split(".")[0] for alias in statement.names}
-    targets = statement.targets if isinstance(statement, ast.Assign) else [getattr(statement, "target", None)]
-    return {target.id for target in targets if isinstance(target, ast.Name)}
-
-
-def untouched_stub(cells: list[Cell], name: str, cell_filename: str) -> bool:
-    """Whether the top-level ``name`` that loading ``cells`` leaves is a function of the cell ``cell_filename``, without
-    decorators, whose body (its docstring aside) is only ``raise NotImplementedError()``: a stub that fails every
-    call, whatever it is given. Read from the source, in the grader."""
-    last, where = None, ""
-    for cell in cells:
-        try:
-            statements = definitions(cell)
-        except SyntaxError:
-            continue  # the loader runs nothing of such a cell
-        for statement in statements:
-            if name in bound_names(statement):
-                last, where = statement, cell.filename
-    if not isinstance(last, ast.FunctionDef) or last.decorator_list or where != cell_filename:
-        return False
-    body = last.body[1:] if ast.get_docstring(last) is not None else last.body
-    if len(body) != 1 or not isinstance(body[0], ast.Raise) or body[0].cause is not None:
-        return False
-    raised = body[0].exc
-    if isinstance(raised, ast.Call) and not raised.args and not raised.keywords:
-        raised = raised.func
-    return isinstance(raised, ast.Name) and raised.id == "NotImplementedError"
-
-
 @dataclass
 class NotebookDefinitions:
     """What loading one notebook gave: its namespace and the problems met on the way."""

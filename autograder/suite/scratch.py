@@ -159,6 +159,28 @@ def live_bindings(bindings: list[Binding]) -> list[Binding]:
     return live
 
 
+def untouched_stub(cells: list[Cell], name: str, cell_filename: str) -> bool:
+    """Whether the top-level ``name`` that loading ``cells`` may leave is always a function of the cell
+    ``cell_filename``, without decorators, whose body (its docstring aside) is only ``raise NotImplementedError()``:
+    a stub that fails every call, whatever it is given. Read from the source, in the grader."""
+    live = live_bindings(notebook_code(tuple(cells)).bindings.get(name, []))
+    return any(binding.cell.filename == cell_filename for binding in live) and all(
+        only_raises_not_implemented(binding.node) for binding in live)
+
+
+def only_raises_not_implemented(node: ast.stmt | ast.alias) -> bool:
+    """Whether ``node`` is an undecorated function whose body, but for a docstring, is ``raise NotImplementedError()``."""
+    if not isinstance(node, ast.FunctionDef) or node.decorator_list:
+        return False
+    body = node.body[1:] if ast.get_docstring(node) is not None else node.body
+    if len(body) != 1 or not isinstance(body[0], ast.Raise) or body[0].cause is not None:
+        return False
+    raised = body[0].exc
+    if isinstance(raised, ast.Call) and not raised.args and not raised.keywords:
+        raised = raised.func
+    return isinstance(raised, ast.Name) and raised.id == "NotImplementedError"
+
+
 def surely_binds(node: ast.stmt | ast.alias) -> bool:
     """Whether running a top-level statement cannot fail and leave an earlier binding in place: no decorator, and
     only literals, names and dotted names evaluated (a name that does not resolve is refused anyway)."""
