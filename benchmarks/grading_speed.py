@@ -1,31 +1,39 @@
 """How fast grading is and how much memory it takes, against what cannot be avoided: the figures of issues 13, 18, 20.
 
-    python benchmarks/grading_speed.py [--cpus 2,1] [--class-size 20] [--jobs J]
+    python benchmarks/grading_speed.py [--cpus 2,1] [--class-size 8] [--jobs J] [--rounds 5]
 
 All in one run, on this machine (Linux: it reads /proc and pins processes to CPUs), with the
 reference notebooks as the submission. For each CPU setting of ``--cpus`` (by default all the
-machine's CPUs, then one), every process the benchmark starts is pinned to the first n CPUs it may use:
+machine's CPUs, then one), every process the benchmark starts is pinned to the first n CPUs it
+may use, and ``--rounds`` rounds each measure, one straight after another:
 
-- floor: what a student's own run of the lecture's code costs: a fresh Python that imports
+- the floor: what a student's own run of the lecture's code costs: a fresh Python that imports
   torch and scikit-learn and runs the lecture's three trainings (two linear regressions, the
-  Iris MLP) with the reference functions, timed whole; the least of 3 runs, taken between the
-  gradings it is compared with, so that both see the same machine;
+  Iris MLP) with the reference functions, timed whole;
 - one grading, ``python -m autograder grade`` (what Gradescope runs): wall time and peak memory
-  of all its processes together, first with a fresh, empty cache folder (cold), then the median
-  of the next 3 runs (warm), each after one of the floor's runs;
+  of all its processes together, with a fresh, empty cache folder (cold), then again (warm);
 - a class of N different correct submissions (the reference and the correct variants of
   ``tests/test_correct_variants.py``, in turn: copies of one would flatter any cache keyed on
-  code) with ``python -m autograder grade-all --jobs J``, J = n unless given: wall time against
+  code) with ``python -m autograder grade-all --jobs J``, J = n unless given, against
   N × floor ÷ J, and peak memory of one job slot (a direct child of grade-all with all its
-  processes) and of the whole;
-- a student's loop, as ``python -m autograder check`` runs it on a student's machine (without
-  the reference): the first check of Part 3 (it starts the warm checker) and the median of
-  the next 5, then the same for the whole assignment (with a checker of its own), a check in
-  a fresh process for comparison (``AUTOGRADER_CHECKER=off``), and the idle warm checker's PSS.
+  processes) and of the whole.
+
+A ratio to the floor is the sum over the rounds of the grading's times over the sum of the
+floor's: each round's grading is weighed against a floor taken within the same minute, so a
+shared machine that grows slower or faster during the run moves both sides alike. (The least
+of the floors against the least or median of the gradings moved by 0.11-0.16 between windows
+of five rounds of one run on this project's machine; the sums by 0.01-0.04.)
+
+Then, on the same CPUs, a student's loop, as ``python -m autograder check`` runs it on a
+student's machine (without the reference): three rounds of a check of Part 3 in a fresh process
+(``AUTOGRADER_CHECKER=off``) and a first check that starts a warm checker of its own; after the
+first round's, the median of the next 5 checks of Part 3 and the idle warm checker's PSS; then
+the first and the median of the next 5 checks of the whole assignment.
 
 Then once, on the most CPUs of the run: ``nbgrader autograde`` of the same submission, the peer.
-The machine's load average is printed before and after: figures from a loaded machine are
-not for the README, and the benchmark says so.
+The machine's load average is printed before and after, and the share of its CPU time the
+host's hypervisor took (steal) during the run: figures from a busy machine are not for the
+README, and the benchmark says so.
 
 Memory is PSS (proportional set size), summed over the processes of a tree and sampled every
 0.05 s, or less often where reading it would take more than a tenth of a CPU: a grading's
@@ -60,16 +68,20 @@ MEMORY_TARGET_MB = 768
 CLASS_TARGET = 1.0
 # Below 1: ours must be faster than nbgrader.
 NBGRADER_TARGET = 1.0
-# The short measurements (the import, a warm grading) are taken this many times; the median counts.
-REPEATS = 3
+ROUNDS = 5
+# A student's first check, against a check in a fresh process: rounds of the two.
+FIRST_CHECK_ROUNDS = 3
+WARM_CHECKS = 5
 SAMPLE_SECONDS = 0.05
 PYTHON = sys.executable
 # A student's warm check of a part, and the warm checker's memory while it waits.
 WARM_CHECK_SECONDS = 2.0
 CHECKER_IDLE_MB = 350
 CHECKER_IDLE_SECONDS = 900
-# The 1-minute load average above which the machine is not quiet enough for the README's figures.
+# The 1-minute load average above which the machine is not quiet enough for the README's figures, and the share of
+# its CPU time that the hypervisor may give other machines during the run.
 QUIET_LOAD = 0.5
+QUIET_STEAL = 0.02
 # One grading as Gradescope runs it (`pytest autograder/` adds Python's own shutdown, about 0.5 s).
 GRADE = [PYTHON, "-m", "autograder", "grade", str(REFERENCE_DIR)]
 # The most of one CPU the memory sampling may take: reading PSS costs milliseconds per process,
@@ -233,34 +245,53 @@ class Check:
         return f"{'<' if self.strictly_below else '≤'} {target}"
 
 
+def times(values: list[float]) -> str:
+    """Seconds, as the figures list each run's: ``7.81, 7.92``."""
+    return ", ".join(f"{value:.2f}" for value in values)
+
+
 @dataclass
 class StudentLoop:
-    """A student's checks, in s: the first of Part 3 (starting the warm checker) and the next five, the same for the
-    whole assignment, one check of Part 3 in a fresh process; and the idle warm checker's PSS in MB."""
+    """A student's checks, in s: rounds of a check of Part 3 in a fresh process and a first check (which starts a warm
+    checker), the checks of Part 3 after the first round's first, the first and next checks of the whole assignment;
+    and the idle warm checker's PSS in MB."""
 
+    fresh: list[float]
+    first: list[float]
     part3: list[float]
     whole: list[float]
-    fresh: float
     idle_mb: float
 
     def figures(self) -> list[tuple[str, str]]:
-        rest = statistics.median(self.part3[1:]), statistics.median(self.whole[1:])
         return [
-            ("a student's check of Part 3: first; median of the next 5",
-             f"{self.part3[0]:.2f} s; {rest[0]:.2f} s ({', '.join(f'{t:.2f}' for t in self.part3[1:])})"),
-            ("a student's check of the whole assignment: first; median of the next 5",
-             f"{self.whole[0]:.2f} s; {rest[1]:.2f} s ({', '.join(f'{t:.2f}' for t in self.whole[1:])})"),
-            ("a check of Part 3 in a fresh process (no warm checker)", f"{self.fresh:.2f} s"),
+            (f"a check of Part 3 in a fresh process (no warm checker; {len(self.fresh)} rounds)",
+             f"{statistics.mean(self.fresh):.2f} s ({times(self.fresh)})"),
+            ("a student's first check of Part 3 (it starts the warm checker)",
+             f"{statistics.mean(self.first):.2f} s ({times(self.first)})"),
+            (f"a student's check of Part 3 after the first (median of {len(self.part3)})",
+             f"{statistics.median(self.part3):.2f} s ({times(self.part3)})"),
+            (f"a student's check of the whole assignment: first; median of the next {len(self.whole) - 1}",
+             f"{self.whole[0]:.2f} s; {statistics.median(self.whole[1:]):.2f} s ({times(self.whole[1:])})"),
             ("the warm checker, idle", f"PSS {self.idle_mb:.0f} MB"),
         ]
 
     def checks(self) -> list[Check]:
         return [
-            Check("a warm check of Part 3 (median of 5)", statistics.median(self.part3[1:]), WARM_CHECK_SECONDS,
-                  unit="s"),
-            Check("first check ÷ a fresh process's", self.part3[0] / self.fresh, 1.0),
+            Check(f"a warm check of Part 3 (median of {len(self.part3)})", statistics.median(self.part3),
+                  WARM_CHECK_SECONDS, unit="s"),
+            Check("first check ÷ a fresh process's", sum(self.first) / sum(self.fresh), 1.0),
             Check("the warm checker, idle", self.idle_mb, CHECKER_IDLE_MB, unit="MB"),
         ]
+
+
+@dataclass
+class Round:
+    """One round of a CPU setting: the floor's time in s, then one grading cold and warm and a class's."""
+
+    floor: float
+    cold: Run
+    warm: Run
+    graded_class: Run
 
 
 @dataclass
@@ -270,10 +301,7 @@ class Setting:
     cpus: set[int]
     jobs: int
     class_size: int
-    floors: list[float]
-    cold: Run
-    warm: list[Run]
-    graded_class: Run
+    rounds: list[Round]
     student: StudentLoop
 
     @property
@@ -284,47 +312,42 @@ class Setting:
     def jobs_text(self) -> str:
         return f"{self.jobs} job{'s' if self.jobs > 1 else ''}"
 
-    @property
-    def floor(self) -> float:
-        return min(self.floors)
+    def runs(self, kind: str) -> list[Run]:
+        """Each round's run of ``kind``: "cold", "warm" or "graded_class"."""
+        return [getattr(measured, kind) for measured in self.rounds]
 
-    @property
-    def warm_wall(self) -> float:
-        return statistics.median(run.wall for run in self.warm)
-
-    @property
-    def warm_peak_mb(self) -> float:
-        return max(run.peak_mb for run in self.warm)
-
-    @property
-    def class_ideal(self) -> float:
-        return self.class_size * self.floor / self.jobs
+    def to_floor(self, kind: str, floors_per_run: float = 1.0) -> float:
+        """The runs of ``kind`` over the floors of their rounds, each floor counted ``floors_per_run`` times: the
+        sums' ratio."""
+        return sum(run.wall for run in self.runs(kind)) / (floors_per_run * sum(r.floor for r in self.rounds))
 
     def figures(self) -> list[tuple[str, str]]:
-        """What was measured, as (figure, value) rows."""
-        warm_walls = ", ".join(f"{run.wall:.2f}" for run in self.warm)
-        return [
-            ("floor: a fresh Python that imports torch and sklearn and runs the three trainings (least of 3)",
-             f"{self.floor:.2f} s ({', '.join(f'{t:.2f}' for t in self.floors)})"),
-            ("grading the reference, cold (empty cache)", f"{self.cold.wall:.2f} s, peak PSS {self.cold.peak_mb:.0f} MB"),
-            (f"grading the reference, warm (median of {REPEATS}; peak: largest)",
-             f"{self.warm_wall:.2f} s ({warm_walls}), peak PSS {self.warm_peak_mb:.0f} MB"),
-            (f"class of {self.class_size} different correct submissions with `grade-all`",
-             f"{self.graded_class.wall:.2f} s on {self.jobs_text} (N × floor ÷ J = {self.class_ideal:.2f} s), "
-             f"peak PSS {self.graded_class.peak_mb:.0f} MB"),
-            *self.student.figures(),
-        ]
+        """What was measured, as (figure, value) rows: the mean over the rounds, then each round's in brackets."""
+        floors = [measured.floor for measured in self.rounds]
+        rows = [("floor: a fresh Python that imports torch and sklearn and runs the three trainings",
+                 f"{statistics.mean(floors):.2f} s ({times(floors)})")]
+        for kind, figure in (("cold", "grading the reference, cold (empty cache)"),
+                             ("warm", "grading the reference, warm"),
+                             ("graded_class", f"class of {self.class_size} different correct submissions with "
+                                              f"`grade-all` on {self.jobs_text}")):
+            walls = [run.wall for run in self.runs(kind)]
+            rows.append((figure, f"{statistics.mean(walls):.2f} s ({times(walls)}), "
+                                 f"peak PSS {max(run.peak_mb for run in self.runs(kind)):.0f} MB"))
+        return rows + self.student.figures()
 
     def checks(self) -> list[Check]:
         """Each figure that has a target."""
         allowed = grade_floor_target(len(self.cpus))
         return [
-            Check("grade ÷ floor, cold", self.cold.wall / self.floor, allowed),
-            Check("grade ÷ floor, warm", self.warm_wall / self.floor, allowed),
-            Check("class ÷ (N × floor ÷ J)", self.graded_class.wall / self.class_ideal, CLASS_TARGET),
-            Check("peak PSS of one grading, cold", self.cold.peak_mb, MEMORY_TARGET_MB, unit="MB"),
-            Check("peak PSS of one grading, warm", self.warm_peak_mb, MEMORY_TARGET_MB, unit="MB"),
-            Check("peak PSS of one job slot of the class", self.graded_class.slot_peak_mb, MEMORY_TARGET_MB, unit="MB"),
+            Check("grade ÷ floor, cold", self.to_floor("cold"), allowed),
+            Check("grade ÷ floor, warm", self.to_floor("warm"), allowed),
+            Check("class ÷ (N × floor ÷ J)", self.to_floor("graded_class", self.class_size / self.jobs), CLASS_TARGET),
+            Check("peak PSS of one grading, cold", max(run.peak_mb for run in self.runs("cold")), MEMORY_TARGET_MB,
+                  unit="MB"),
+            Check("peak PSS of one grading, warm", max(run.peak_mb for run in self.runs("warm")), MEMORY_TARGET_MB,
+                  unit="MB"),
+            Check("peak PSS of one job slot of the class", max(run.slot_peak_mb for run in self.runs("graded_class")),
+                  MEMORY_TARGET_MB, unit="MB"),
             *self.student.checks(),
         ]
 
@@ -336,47 +359,54 @@ def floor_run(cpus: set[int]) -> float:
     return measure([PYTHON, __file__, "--floor"], cpus, env=env, sampled=False).wall
 
 
-def measure_setting(cpus: set[int], jobs: int, submitted: Path, class_size: int, scratch: Path) -> Setting:
-    """All figures of one CPU setting, with the class of ``class_size`` under ``submitted``; ``scratch`` is its own.
-
-    The floor's three runs are interleaved with the three warm gradings (floor, grading, floor, ...), so that a
-    machine that grows busier or quieter during the run moves both sides of the ratio alike."""
-    # A cache folder of this setting's own, fresh and empty, so that its first grading is cold.
-    (scratch / "cache").mkdir(parents=True)
-    env = {**os.environ, "XDG_CACHE_HOME": str(scratch / "cache")}
-    cold = measure(GRADE, cpus, env=env)
-    floors, warm = [], []
-    for _ in range(REPEATS):
-        floors.append(floor_run(cpus))
-        warm.append(measure(GRADE, cpus, env=env))
-    graded_class = measure([PYTHON, "-m", "autograder", "grade-all", str(submitted), "--out", str(scratch / "graded"),
-                            "--jobs", str(jobs)], cpus, env=env)
-    return Setting(cpus, jobs, class_size, floors, cold, warm, graded_class, student_loop(cpus, scratch))
+def measure_setting(cpus: set[int], jobs: int, submitted: Path, class_size: int, rounds: int,
+                    scratch: Path) -> Setting:
+    """All figures of one CPU setting, with the class of ``class_size`` under ``submitted``; ``scratch`` is its own."""
+    measured = []
+    for index in range(rounds):
+        # A cache folder of the round's own, fresh and empty, so that its first grading is cold.
+        cache = scratch / f"cache{index}"
+        cache.mkdir(parents=True)
+        env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+        floor = floor_run(cpus)
+        cold, warm = measure(GRADE, cpus, env=env), measure(GRADE, cpus, env=env)
+        graded_class = measure([PYTHON, "-m", "autograder", "grade-all", str(submitted), "--out",
+                                str(scratch / f"graded{index}"), "--jobs", str(jobs)], cpus, env=env)
+        measured.append(Round(floor, cold, warm, graded_class))
+    return Setting(cpus, jobs, class_size, measured, student_loop(cpus, scratch))
 
 
 def student_loop(cpus: set[int], scratch: Path) -> StudentLoop:
     """A student's checks of the reference notebooks, without the reference, as on a student's machine."""
     folder = scratch / "student"
     shutil.copytree(REFERENCE_DIR, folder)
-    as_a_student = ["--reference", str(scratch / "no-reference"), "-q"]
+    part3 = folder / "03_activations.ipynb"
 
-    def checks(target: Path, name: str, setting: str, count: int) -> tuple[list[float], str]:
-        temporary = scratch / name  # a TMPDIR of its own: a warm checker of its own, started by the first check
-        temporary.mkdir()
+    def check(target: Path, temporary: Path, setting: str = str(CHECKER_IDLE_SECONDS)) -> float:
+        """One check; a TMPDIR of its own is a warm checker of its own, started by its first check."""
+        temporary.mkdir(exist_ok=True)
         env = {**os.environ, "TMPDIR": str(temporary), "AUTOGRADER_CHECKER": setting}
-        command = [PYTHON, "-m", "autograder", "check", str(target), *as_a_student]
-        return [measure(command, cpus, env=env, sampled=False).wall for _ in range(count)], str(temporary)
+        command = [PYTHON, "-m", "autograder", "check", str(target), "--reference", str(scratch / "no-reference"), "-q"]
+        return measure(command, cpus, env=env, sampled=False).wall
 
-    part3, part3_folder = checks(folder / "03_activations.ipynb", "part3", str(CHECKER_IDLE_SECONDS), 6)
-    time.sleep(2)  # idle
-    checker = [int(pid) for pid in subprocess.run(["pgrep", "-f", f"autograder.slot --serve {part3_folder}/"],
-                                                  capture_output=True, text=True).stdout.split()]
-    idle_mb = sum(memory_kb(pid) for pid in checker) / 1024
-    whole, whole_folder = checks(folder, "whole", str(CHECKER_IDLE_SECONDS), 6)
-    fresh, _ = checks(folder / "03_activations.ipynb", "fresh", "off", 1)
-    for folder_used in (part3_folder, whole_folder):
-        subprocess.run(["pkill", "-f", f"autograder.slot --serve {folder_used}/"], check=False)
-    return StudentLoop(part3, whole, fresh[0], idle_mb)
+    def stop_checker(temporary: Path) -> None:
+        subprocess.run(["pkill", "-f", f"autograder.slot --serve {temporary}/"], check=False)
+
+    fresh, first, warm = [], [], []
+    idle_mb = 0.0
+    for index in range(FIRST_CHECK_ROUNDS):
+        fresh.append(check(part3, scratch / f"fresh{index}", "off"))
+        first.append(check(part3, scratch / f"part3-{index}"))
+        if index == 0:
+            warm = [check(part3, scratch / "part3-0") for _ in range(WARM_CHECKS)]
+            time.sleep(2)  # idle
+            checker = subprocess.run(["pgrep", "-f", f"autograder.slot --serve {scratch}/part3-0/"],
+                                     capture_output=True, text=True).stdout.split()
+            idle_mb = sum(memory_kb(int(pid)) for pid in checker) / 1024
+        stop_checker(scratch / f"part3-{index}")
+    whole = [check(folder, scratch / "whole") for _ in range(1 + WARM_CHECKS)]
+    stop_checker(scratch / "whole")
+    return StudentLoop(fresh, first, warm, whole, idle_mb)
 
 
 def print_setting(setting: Setting) -> None:
@@ -434,14 +464,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cpus", type=cpu_counts, default=sorted({len(available), 1}, reverse=True),
                         help="comma list of CPU counts to measure on (default: all, then 1)")
-    parser.add_argument("--class-size", type=int, default=20)
+    parser.add_argument("--class-size", type=int, default=8)
     parser.add_argument("--jobs", type=int, help="grade-all's --jobs (default: the setting's CPU count)")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help=f"rounds of each setting (default: {ROUNDS})")
     parser.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.floor:
         lecture_trainings()
         return
-    load_before = os.getloadavg()
+    load_before, cpu_before = os.getloadavg(), cpu_times()
     print(f"load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}", flush=True)
     scratch = Path(tempfile.mkdtemp(prefix="grading-speed-"))
     try:
@@ -450,23 +481,47 @@ def main() -> None:
         settings = []
         for index, count in enumerate(args.cpus):
             settings.append(measure_setting(set(available[:count]), args.jobs or count, submitted, args.class_size,
-                                            scratch / f"setting{index}"))
+                                            args.rounds, scratch / f"setting{index}"))
             print_setting(settings[-1])
         widest = max(settings, key=lambda setting: len(setting.cpus))
         nbgrader_wall = nbgrader_autograde(scratch / "nbgrader", widest.cpus)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    nbgrader = Check("ours (warm) ÷ `nbgrader autograde`", widest.warm_wall / nbgrader_wall, NBGRADER_TARGET,
+    warm_wall = statistics.mean(run.wall for run in widest.runs("warm"))
+    nbgrader = Check("ours (warm, mean) ÷ `nbgrader autograde`", warm_wall / nbgrader_wall, NBGRADER_TARGET,
                      strictly_below=True)
     print(f"\nnbgrader autograde of the reference on {widest.label}: {nbgrader_wall:.2f} s")
     print_verdicts(settings, widest, nbgrader)
     print_markdown(settings, widest, nbgrader_wall, nbgrader)
-    load_after = os.getloadavg()
+    load_after, steal = os.getloadavg(), steal_share(cpu_before, cpu_times())
     print(f"\nload average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}; "
-          f"after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f} (this run's own load included)")
-    if load_before[0] > QUIET_LOAD:
-        print(f"WARNING: the machine was busy when the run began (1-minute load {load_before[0]:.2f} > {QUIET_LOAD}): "
-              "these figures are not for the README.")
+          f"after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f} (this run's own load included); "
+          f"CPU time taken by the hypervisor (steal) during the run: {steal:.1%}")
+    for warning in busy_warnings(load_before[0], steal):
+        print(f"WARNING: {warning}: these figures are not for the README.")
+
+
+def cpu_times() -> list[int]:
+    """The machine's CPU time so far, in ticks, as /proc/stat counts it: user, nice, system, idle, iowait, irq,
+    softirq, steal (the time the hypervisor ran other machines while this one had work)."""
+    with open("/proc/stat") as stat:
+        return [int(ticks) for ticks in stat.readline().split()[1:9]]
+
+
+def steal_share(before: list[int], after: list[int]) -> float:
+    """The share of the CPU time between two ``cpu_times`` that was stolen."""
+    spent = [late - early for early, late in zip(before, after)]
+    return spent[7] / max(1, sum(spent))
+
+
+def busy_warnings(load_before: float, steal: float) -> list[str]:
+    """Why a run's figures are not a quiet machine's: a load when it began, or a hypervisor that took CPU time."""
+    warnings = []
+    if load_before > QUIET_LOAD:
+        warnings.append(f"the machine was busy when the run began (1-minute load {load_before:.2f} > {QUIET_LOAD})")
+    if steal > QUIET_STEAL:
+        warnings.append(f"the hypervisor took {steal:.1%} of the CPU time during the run (> {QUIET_STEAL:.0%})")
+    return warnings
 
 
 def different_submissions(submitted: Path, count: int) -> None:
