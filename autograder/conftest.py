@@ -32,6 +32,7 @@ from autograder.fingerprint import GRADER_FILES, PACKAGE_DIR, digest_files, file
 from autograder.reports.feedback import feedback_text
 from autograder.reports.report import NOT_CHECKED, Outcome, results_json, score_table, write_results
 from autograder.suite.scratch import untouched_stub
+from autograder.suite.strategies import draw_no_local_constants
 
 if TYPE_CHECKING:
     import torch
@@ -51,6 +52,7 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("grading")
+draw_no_local_constants()
 
 OUTCOMES = pytest.StashKey[dict[str, Outcome]]()
 STUDENT = pytest.StashKey[RemoteSubmission]()

@@ -1,4 +1,5 @@
-"""Hypothesis strategies shared by the graded tests: bounded, NaN-free float tensors."""
+"""Hypothesis strategies shared by the graded tests: bounded, NaN-free float tensors; and no constants drawn from the
+grader's own source."""
 
 import numpy as np
 import torch
@@ -38,3 +39,20 @@ def float_tensors(
     elements = st.floats(-bound, bound, allow_nan=False, allow_infinity=False, width=32)
     values = draw(arrays(np.float32, shape, elements=elements))
     return torch.from_numpy(values).to(dtype)
+
+
+def draw_no_local_constants() -> None:
+    """Keep hypothesis from drawing constants it finds in the source of the "local" modules loaded.
+
+    Hypothesis (6.131 on) now and then draws a constant found in any loaded module outside the
+    standard library and site-packages: here, the grader's own. Which of its modules are loaded
+    depends on how the grading was started (a warm checker and grade-all's job slots fork from
+    ``autograder.slot``, ``grade`` runs a fresh process, an installed copy has none local), so the
+    same submission would be checked on other examples, derandomized or not, and could get
+    another score. The pool is kept empty; hypothesis's own constants are still drawn.
+    """
+    from hypothesis.internal.conjecture import providers
+
+    if hasattr(providers, "_get_local_constants"):  # hypothesis before 6.131 draws none
+        nothing = type(providers._local_constants)()
+        providers._get_local_constants = lambda: nothing
