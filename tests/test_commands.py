@@ -1,6 +1,7 @@
 """``python -m autograder``'s commands as users start them: check, an interrupted grade-all, the Gradescope bundle."""
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -48,6 +49,34 @@ def test_check_refuses_a_renamed_notebook(tmp_path):
     notebook = shutil.copy(RELEASE_DIR / "03_activations.ipynb", tmp_path / "activations_final.ipynb")
     run = autograder("check", str(notebook), cwd=tmp_path)
     assert run.returncode == 4 and "not one of this assignment's notebooks" in run.stderr
+
+
+@pytest.fixture
+def installed_plugin(tmp_path: Path) -> tuple[Path, Path]:
+    """A pytest plugin installed in a folder for PYTHONPATH (a module and its entry point, as pip installs one), which
+    writes a file as it loads: the folder, and the file."""
+    site, loaded = tmp_path / "site", tmp_path / "plugin-loaded"
+    (site / "reorder_plugin-1.0.dist-info").mkdir(parents=True)
+    (site / "reorder_plugin-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: reorder-plugin\n"
+                                                                    "Version: 1.0\n")
+    (site / "reorder_plugin-1.0.dist-info" / "entry_points.txt").write_text("[pytest11]\nreorder = reorder_plugin\n")
+    (site / "reorder_plugin.py").write_text(f"open({str(loaded)!r}, 'w').close()\n"
+                                            "def pytest_collection_modifyitems(items):\n    items.reverse()\n")
+    return site, loaded
+
+
+def test_a_grading_loads_no_pytest_plugin_of_the_environment(tmp_path, installed_plugin):
+    """A pytest plugin installed beside the grader, which pytest itself loads, is not loaded by `check`."""
+    site, loaded = installed_plugin
+    env = {**os.environ, "PYTHONPATH": str(site), "AUTOGRADER_CHECKER": "off"}
+    (tmp_path / "empty").mkdir()
+    subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "empty"],
+                   cwd=tmp_path, env=env, capture_output=True, timeout=600)
+    assert loaded.exists(), "the plugin was not installed: this test could not fail"
+    loaded.unlink()
+    run = autograder("check", str(shutil.copy(RELEASE_DIR / "03_activations.ipynb", tmp_path)), cwd=tmp_path, env=env)
+    assert "Part 3: activation functions" in run.stdout, run.stdout + run.stderr
+    assert not loaded.exists()
 
 
 def test_an_interrupted_class_run_keeps_its_finished_grades(tmp_path):

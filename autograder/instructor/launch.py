@@ -15,8 +15,14 @@ from pathlib import Path
 from autograder.fingerprint import GRADER_FILES, PACKAGE_DIR, digest_files
 
 # No cache folder beside the package; no hunt for unraisable exceptions at exit (three full
-# garbage collections, 0.3 s): no student code runs in the grader's process.
-PYTEST_OPTIONS = ("-p", "no:cacheprovider", "-p", "no:unraisableexception")
+# garbage collections, 0.3 s) and no capture of log records around each check: no student code
+# runs in the grader's process. Of the plugins installed, hypothesis's alone (see PLUGINS_NAMED).
+PYTEST_OPTIONS = ("-p", "no:cacheprovider", "-p", "no:unraisableexception", "-p", "no:logging",
+                  "-p", "_hypothesis_pytestplugin")
+# A grading loads pytest's own plugins and hypothesis's, whatever else the environment has installed: another
+# plugin (pytest-randomly reorders tests and reseeds) must not change a grade, and loading them (anyio's brings
+# trio, 90 modules) took a quarter of a warm check's start. pytest then loads only the plugins named with -p.
+PLUGINS_NAMED = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 # Exit codes of a grading run that got to the end: 0 every check passed, 1 some failed.
 COMPLETED = (0, 1)
 # The environment variables a grading run keeps: where programs, Python's packages, libraries,
@@ -45,8 +51,9 @@ def grader_command(submission: Path, results: Path | None, *options: str) -> lis
 
 
 def grader_environment() -> dict[str, str]:
-    """The environment to start a grading run in: the caller's, but only ``GRADER_ENVIRONMENT``."""
-    return {name: os.environ[name] for name in GRADER_ENVIRONMENT if name in os.environ}
+    """The environment to start a grading run in: the caller's, but only ``GRADER_ENVIRONMENT``; and pytest's plugins
+    only those ``PYTEST_OPTIONS`` name."""
+    return {**{name: os.environ[name] for name in GRADER_ENVIRONMENT if name in os.environ}, **PLUGINS_NAMED}
 
 
 # A student's warm checker (``python -m autograder.slot --serve``): how long it waits for the next check. A
