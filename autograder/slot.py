@@ -25,6 +25,7 @@ grading is then interrupted and its workers stopped): nothing of it outlives any
 """
 
 import argparse
+import importlib
 import json
 import os
 import select
@@ -39,9 +40,11 @@ import pytest
 from autograder.boundary import confinement
 from autograder.boundary.worker import preload
 from autograder.contract import PROBE_MODULES, REFERENCE_DIR, REPO_ROOT
-# The graded test modules, conftest.py and hypothesis (a pytest plugin) are left for each
-# grading to import: pytest rewrites their assertions as it imports them, and a grading must
-# say what `pytest autograder/` says.
+# The graded test modules, conftest.py and hypothesis's pytest plugin are left for each grading
+# to import: pytest rewrites their assertions as it imports them, and a grading must say what
+# `pytest autograder/` says. Hypothesis itself (0.5 s of a check) is imported here: a grading
+# names its plugin alone (launch.PYTEST_OPTIONS), so pytest has no reason to rewrite it.
+GRADING_MODULES = ("hypothesis", "hypothesis.strategies", "hypothesis.extra.numpy")
 
 REQUEST_BYTES = 64 * 1024  # one request: pytest's arguments, a folder, a digest
 OWNER_POLL_SECONDS = 5.0  # where the kernel cannot signal a process's end (no pidfd)
@@ -86,11 +89,18 @@ def grading_run(arguments: list[str], output: tuple[int, int], cwd: str | None =
     return os.waitstatus_to_exitcode(status)
 
 
+def preload_grading() -> None:
+    """Import what every grading forked from this slot needs, its workers' modules and hypothesis: once, here."""
+    for module in GRADING_MODULES:
+        importlib.import_module(module)
+    preload(PROBE_MODULES)
+
+
 def serve_class() -> None:
     """A job of grade-all: grade the submissions named on stdin, one at a time."""
     confinement.known = confinement.Confinement(**{key: tuple(value) if isinstance(value, list) else value
                                                    for key, value in json.loads(sys.stdin.readline()).items()})
-    preload(PROBE_MODULES)
+    preload_grading()
     for line in sys.stdin:
         request = json.loads(line)
         with open(request["log"], "w") as log:
@@ -129,7 +139,7 @@ class Owner:
 
 def serve_checks(path: Path, digest: str, idle_seconds: float, owner: Owner) -> None:
     """A student's warm checker: serve gradings on the Unix socket ``path`` until idle, stale or orphaned."""
-    preload(PROBE_MODULES)
+    preload_grading()
     confinement.known = confinement.find_confinement([REFERENCE_DIR, REPO_ROOT / "solutions", REPO_ROOT / ".git"])
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     own = path.with_name(f"{os.getpid()}.sock")  # no longer than path's own name, which was checked to fit
