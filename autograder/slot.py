@@ -11,7 +11,7 @@ exits. The slot itself never reads a submission, the reference or a result, and 
 student code, so each fork starts as clean as the first.
 
 As a job of ``grade-all``, on stdin, one JSON line each: first the class's confinement (tried
-once by ``grade-all``), then ``{"arguments": [pytest's arguments], "log": path}`` per
+once by ``grade-all`` while the slot imports), then ``{"arguments": [pytest's arguments], "log": path}`` per
 submission; on stdout, one JSON line per submission: ``{"returncode": n}``.
 
 As a warm checker it serves one user over a Unix socket in a folder only that user can enter:
@@ -97,10 +97,14 @@ def preload_grading() -> None:
 
 
 def serve_class() -> None:
-    """A job of grade-all: grade the submissions named on stdin, one at a time."""
-    confinement.known = confinement.Confinement(**{key: tuple(value) if isinstance(value, list) else value
-                                                   for key, value in json.loads(sys.stdin.readline()).items()})
+    """A job of grade-all: import while grade-all tries the confinement, then grade the submissions named on stdin,
+    one at a time (none where grade-all closes stdin first)."""
     preload_grading()
+    tried = sys.stdin.readline()
+    if not tried:
+        return
+    confinement.known = confinement.Confinement(**{key: tuple(value) if isinstance(value, list) else value
+                                                   for key, value in json.loads(tried).items()})
     for line in sys.stdin:
         request = json.loads(line)
         with open(request["log"], "w") as log:

@@ -47,14 +47,22 @@ NBGRADER_SUBMISSION_FILES = ("timestamp.txt", "submission_secret.txt")
 
 
 class JobSlot:
-    """One long-lived grading process (``python -m autograder.slot``) that grades one submission at a time."""
+    """One long-lived grading process (``python -m autograder.slot``) that grades one submission at a time.
 
-    def __init__(self, confinement: Confinement) -> None:
+    It starts importing what gradings need at once, and grades once it is told the class's confinement
+    (``begin``): grade-all starts its slots before it tries the confinement, which takes as long.
+    """
+
+    def __init__(self) -> None:
         # A session of its own: Ctrl-C reaches only grade-all, which then stops each slot cleanly.
         self.process = subprocess.Popen([sys.executable, "-m", "autograder.slot"], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, text=True, env=grader_environment(),
                                         start_new_session=True)
+        self.begun = False
+
+    def begin(self, confinement: Confinement) -> None:
         self.send(dataclasses.asdict(confinement))
+        self.begun = True
 
     def send(self, message: dict) -> None:
         self.process.stdin.write(json.dumps(message) + "\n")
@@ -69,6 +77,8 @@ class JobSlot:
             return None
 
     def stop(self) -> None:
+        if not self.begun:  # it has only imported: nothing of it is worth waiting for
+            self.process.kill()
         try:
             self.process.stdin.close()
         except OSError:  # it died: there is nothing to tell it
@@ -79,11 +89,11 @@ class JobSlot:
 class ClassGrader:
     """Grades the submissions under ``submitted`` into ``out``, ``jobs`` at a time."""
 
-    def __init__(self, submitted: Path, out: Path, reference: Path, confinement: Confinement,
-                 assignment: str = ASSIGNMENT_ID, jobs: int | None = None, protected: list[Path] = (),
-                 allow_unconfined: bool = False, options: list[str] = ()) -> None:
+    def __init__(self, submitted: Path, out: Path, reference: Path, assignment: str = ASSIGNMENT_ID,
+                 jobs: int | None = None, protected: list[Path] = (), allow_unconfined: bool = False,
+                 options: list[str] = ()) -> None:
         self.submitted, self.out, self.reference, self.assignment = submitted, out, reference, assignment
-        self.confinement = confinement
+        self.confinement: Confinement | None = None  # the class's, once tried (see ``grade``)
         self.jobs = jobs or os.cpu_count() or 1
         # No student's code may read the class's submissions and results, nor run unconfined unless allowed.
         self.grader_options = [option for path in protected for option in ("--protect", str(path))]
@@ -96,6 +106,8 @@ class ClassGrader:
         self._lock = threading.Lock()
         self._grader_digest = grader_digest(reference)  # once per run, not per student
         self._grader_digest.update(json.dumps(list(options)).encode())
+        self._digests: dict[str, str] = {}
+        self._todo: list[str] = []
 
     def fingerprint(self, student_id: str) -> str:
         """A digest of everything this student's grade depends on: their files, the reference, the grader."""
@@ -115,17 +127,30 @@ class ClassGrader:
         return (recorded.is_file() and (self.out / student_id / RESULTS).is_file()
                 and recorded.read_text() == digest)
 
-    def grade(self, regrade: bool = False) -> tuple[list[str], list[Graded]]:
-        """Grade what is new or changed (everything with ``regrade``); return who was graded, and every grade."""
-        students = self.students()
-        digests = {s: self.fingerprint(s) for s in students}
-        todo = [s for s in students if regrade or not self.is_up_to_date(s, digests[s])]
-        for _ in range(min(self.jobs, len(todo))):
+    def start(self, regrade: bool = False) -> None:
+        """Find what is new or changed (everything with ``regrade``), and start a job slot for each, up to ``jobs``:
+        they import what gradings need while the confinement is tried. ``grade`` or ``stop`` must follow."""
+        self._digests = {s: self.fingerprint(s) for s in self.students()}
+        self._todo = [s for s, digest in self._digests.items() if regrade or not self.is_up_to_date(s, digest)]
+        for _ in range(min(self.jobs, len(self._todo))):
             self._add_slot()
+
+    def stop(self) -> None:
+        """Stop every job slot started."""
+        for slot in self._started:
+            slot.stop()
+
+    def grade(self, confinement: Confinement) -> tuple[list[str], list[Graded]]:
+        """Grade what ``start`` found, with student code confined as ``confinement`` says; return who was graded, and
+        every grade. The slots are stopped at the end."""
+        self.confinement = confinement
+        todo = self._todo
         try:
+            for slot in self._started:
+                slot.begin(confinement)
             with ThreadPoolExecutor(self.jobs) as pool, tqdm(total=len(todo), unit="submission",
                                                               desc=f"grading ({self.jobs} at a time)") as bar:
-                futures = [pool.submit(self.grade_one, student_id, digests[student_id]) for student_id in todo]
+                futures = [pool.submit(self.grade_one, student_id, self._digests[student_id]) for student_id in todo]
                 try:
                     for future in as_completed(futures):
                         future.result()
@@ -136,12 +161,13 @@ class ClassGrader:
                     self.interrupt_running()
                     raise
         finally:
-            for slot in self._started:
-                slot.stop()
-        return todo, [self.load(s) for s in students]
+            self.stop()
+        return todo, [self.load(s) for s in self._digests]
 
     def _add_slot(self) -> None:
-        slot = JobSlot(self.confinement)
+        slot = JobSlot()
+        if self.confinement is not None:  # a slot that replaces one that died
+            slot.begin(self.confinement)
         with self._lock:
             self._started.append(slot)
         self._slots.put(slot)
@@ -230,18 +256,21 @@ def grade_class(submitted: Path, out: Path, reference: Path, assignment: str = A
         return 2
     out.mkdir(parents=True, exist_ok=True)
     protected = [submitted, out, *([feedback] if feedback is not None else [])]
-    preload(PROBE_MODULES)  # the trial is a fork of this process, as a grading's workers are of theirs
-    confinement = find_confinement([reference, *protected])
-    print(confinement.log_line)
-    if not confinement.active and not allow_unconfined:
-        print("Nothing was graded: a class is graded only where student code is confined, so that no student "
-              "can read another's work or forge a grade. Grade on Linux as root (or with user namespaces), "
-              "or pass --allow-unconfined to grade anyway.", file=sys.stderr)
-        return 2
-    grader = ClassGrader(submitted, out, reference, confinement, assignment, jobs, protected, allow_unconfined, options)
+    grader = ClassGrader(submitted, out, reference, assignment, jobs, protected, allow_unconfined, options)
     try:
-        graded_now, grades = grader.grade(regrade)
+        grader.start(regrade)
+        preload(PROBE_MODULES)  # the trial is a fork of this process, as a grading's workers are of theirs
+        confinement = find_confinement([reference, *protected])
+        print(confinement.log_line)
+        if not confinement.active and not allow_unconfined:
+            grader.stop()
+            print("Nothing was graded: a class is graded only where student code is confined, so that no student "
+                  "can read another's work or forge a grade. Grade on Linux as root (or with user namespaces), "
+                  "or pass --allow-unconfined to grade anyway.", file=sys.stderr)
+            return 2
+        graded_now, grades = grader.grade(confinement)
     except KeyboardInterrupt:
+        grader.stop()
         print(f"Interrupted. Every finished grade is kept in {out}; "
               "run the same command again to grade the rest.", file=sys.stderr)
         return 130
