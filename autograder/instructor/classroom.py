@@ -108,6 +108,7 @@ class ClassGrader:
         self._grader_digest.update(json.dumps(list(options)).encode())
         self._digests: dict[str, str] = {}
         self._todo: list[str] = []
+        self.unstartable: OSError | None = None  # why no job slot could start, where none could
 
     def fingerprint(self, student_id: str) -> str:
         """A digest of everything this student's grade depends on: their files, the reference, the grader."""
@@ -132,8 +133,12 @@ class ClassGrader:
         they import what gradings need while the confinement is tried. ``grade`` or ``stop`` must follow."""
         self._digests = {s: self.fingerprint(s) for s in self.students()}
         self._todo = [s for s, digest in self._digests.items() if regrade or not self.is_up_to_date(s, digest)]
-        for _ in range(min(self.jobs, len(self._todo))):
-            self._add_slot()
+        try:
+            for _ in range(min(self.jobs, len(self._todo))):
+                self._add_slot()
+        except OSError as error:  # this Python cannot start itself again (as this user, here): fewer slots
+            if not self._started:
+                self.unstartable = error
 
     def stop(self) -> None:
         """Stop every job slot started."""
@@ -268,6 +273,10 @@ def grade_class(submitted: Path, out: Path, reference: Path, assignment: str = A
                   "can read another's work or forge a grade. Grade on Linux as root (or with user namespaces), "
                   "or pass --allow-unconfined to grade anyway.", file=sys.stderr)
             return 2
+        if grader.unstartable is not None:
+            print(f"Nothing was graded: no job slot ({sys.executable} -m autograder.slot) could start: "
+                  f"{grader.unstartable}", file=sys.stderr)
+            return 1
         graded_now, grades = grader.grade(confinement)
     except KeyboardInterrupt:
         grader.stop()
