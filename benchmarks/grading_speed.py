@@ -316,6 +316,10 @@ class Setting:
         """Each round's run of ``kind``: "cold", "warm" or "graded_class"."""
         return [getattr(measured, kind) for measured in self.rounds]
 
+    def peak_mb(self, kind: str, field: str = "peak_mb") -> float:
+        """The largest peak PSS in MB of the runs of ``kind``, of their whole tree or (``slot_peak_mb``) of a job slot."""
+        return max(getattr(run, field) for run in self.runs(kind))
+
     def to_floor(self, kind: str, floors_per_run: float = 1.0) -> float:
         """The runs of ``kind`` over the floors of their rounds, each floor counted ``floors_per_run`` times: the
         sums' ratio."""
@@ -332,7 +336,7 @@ class Setting:
                                               f"`grade-all` on {self.jobs_text}")):
             walls = [run.wall for run in self.runs(kind)]
             rows.append((figure, f"{statistics.mean(walls):.2f} s ({times(walls)}), "
-                                 f"peak PSS {max(run.peak_mb for run in self.runs(kind)):.0f} MB"))
+                                 f"peak PSS {self.peak_mb(kind):.0f} MB"))
         return rows + self.student.figures()
 
     def checks(self) -> list[Check]:
@@ -342,11 +346,9 @@ class Setting:
             Check("grade ÷ floor, cold", self.to_floor("cold"), allowed),
             Check("grade ÷ floor, warm", self.to_floor("warm"), allowed),
             Check("class ÷ (N × floor ÷ J)", self.to_floor("graded_class", self.class_size / self.jobs), CLASS_TARGET),
-            Check("peak PSS of one grading, cold", max(run.peak_mb for run in self.runs("cold")), MEMORY_TARGET_MB,
-                  unit="MB"),
-            Check("peak PSS of one grading, warm", max(run.peak_mb for run in self.runs("warm")), MEMORY_TARGET_MB,
-                  unit="MB"),
-            Check("peak PSS of one job slot of the class", max(run.slot_peak_mb for run in self.runs("graded_class")),
+            Check("peak PSS of one grading, cold", self.peak_mb("cold"), MEMORY_TARGET_MB, unit="MB"),
+            Check("peak PSS of one grading, warm", self.peak_mb("warm"), MEMORY_TARGET_MB, unit="MB"),
+            Check("peak PSS of one job slot of the class", self.peak_mb("graded_class", "slot_peak_mb"),
                   MEMORY_TARGET_MB, unit="MB"),
             *self.student.checks(),
         ]

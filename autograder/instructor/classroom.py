@@ -130,7 +130,7 @@ class ClassGrader:
 
     def start(self, regrade: bool = False) -> None:
         """Find what is new or changed (everything with ``regrade``), and start a job slot for each, up to ``jobs``:
-        they import what gradings need while the confinement is tried. ``grade`` or ``stop`` must follow."""
+        they import what gradings need while the confinement is tried. ``stop`` must follow, whatever happens."""
         self._digests = {s: self.fingerprint(s) for s in self.students()}
         self._todo = [s for s, digest in self._digests.items() if regrade or not self.is_up_to_date(s, digest)]
         try:
@@ -147,26 +147,23 @@ class ClassGrader:
 
     def grade(self, confinement: Confinement) -> tuple[list[str], list[Graded]]:
         """Grade what ``start`` found, with student code confined as ``confinement`` says; return who was graded, and
-        every grade. The slots are stopped at the end."""
+        every grade."""
         self.confinement = confinement
         todo = self._todo
-        try:
-            for slot in self._started:
-                slot.begin(confinement)
-            with ThreadPoolExecutor(self.jobs) as pool, tqdm(total=len(todo), unit="submission",
-                                                              desc=f"grading ({self.jobs} at a time)") as bar:
-                futures = [pool.submit(self.grade_one, student_id, self._digests[student_id]) for student_id in todo]
-                try:
-                    for future in as_completed(futures):
-                        future.result()
-                        bar.update()
-                except KeyboardInterrupt:
-                    for future in futures:
-                        future.cancel()
-                    self.interrupt_running()
-                    raise
-        finally:
-            self.stop()
+        for slot in self._started:
+            slot.begin(confinement)
+        with ThreadPoolExecutor(self.jobs) as pool, tqdm(total=len(todo), unit="submission",
+                                                          desc=f"grading ({self.jobs} at a time)") as bar:
+            futures = [pool.submit(self.grade_one, student_id, self._digests[student_id]) for student_id in todo]
+            try:
+                for future in as_completed(futures):
+                    future.result()
+                    bar.update()
+            except KeyboardInterrupt:
+                for future in futures:
+                    future.cancel()
+                self.interrupt_running()
+                raise
         return todo, [self.load(s) for s in self._digests]
 
     def _add_slot(self) -> None:
@@ -268,7 +265,6 @@ def grade_class(submitted: Path, out: Path, reference: Path, assignment: str = A
         confinement = find_confinement([reference, *protected])
         print(confinement.log_line)
         if not confinement.active and not allow_unconfined:
-            grader.stop()
             print("Nothing was graded: a class is graded only where student code is confined, so that no student "
                   "can read another's work or forge a grade. Grade on Linux as root (or with user namespaces), "
                   "or pass --allow-unconfined to grade anyway.", file=sys.stderr)
@@ -279,10 +275,11 @@ def grade_class(submitted: Path, out: Path, reference: Path, assignment: str = A
             return 1
         graded_now, grades = grader.grade(confinement)
     except KeyboardInterrupt:
-        grader.stop()
         print(f"Interrupted. Every finished grade is kept in {out}; "
               "run the same command again to grade the rest.", file=sys.stderr)
         return 130
+    finally:
+        grader.stop()
     # Each destination from here on costs only itself if it fails: the others are still written.
     failed = []
     for graded in grades:
