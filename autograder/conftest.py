@@ -30,8 +30,9 @@ from autograder.contract import (ASSIGNMENT_ID, NOTEBOOK_OF, PARTS, PROBE_MODULE
                                  REPO_ROOT)
 from autograder.fingerprint import GRADER_FILES, PACKAGE_DIR, digest_files, files_under
 from autograder.reports.feedback import feedback_text
-from autograder.reports.report import NOT_CHECKED, Outcome, results_json, score_table, write_results
-from autograder.suite.scratch import untouched_stub
+from autograder.reports.report import (FAILED, NOT_CHECKED, PASSED, STUB, UNCHECKED, Outcome, results_json, score_table,
+                                      write_results)
+from autograder.suite.stubs import is_stub_in_source, untouched_stub
 from autograder.suite.strategies import draw_no_local_constants
 
 if TYPE_CHECKING:
@@ -332,7 +333,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             part=str(marker_arg(item, "part")),
             max_score=float(marker_arg(item, "points")),
             score=0.0,
-            status="failed",
+            status=FAILED,
             output="not run",
             checks=checked_name(item),
         )
@@ -353,23 +354,35 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
     outcome = item.config.stash[OUTCOMES].get(item.nodeid)
     if outcome is None or report.when == "teardown":
         return report
-    if report.skipped:
-        outcome.status, outcome.score = "skipped", 0.0
+    # What became of the check is decided here, from what the grader saw: never from a message, which student code
+    # can write ("Not checked: ...").
+    if report.skipped:  # only the grader skips: the reference is absent, or the device is
+        outcome.status, outcome.score = UNCHECKED, 0.0
         outcome.output = NOT_CHECKED + report.longrepr[2].removeprefix("Skipped: ")
     elif report.failed:
         error = call.excinfo.value
-        if isinstance(error, StudentCodeFailed) and error.stub is not None:
-            outcome.stub = error.stub[0]
+        outcome.status = FAILED
+        if isinstance(error, StudentCodeFailed) and error.stub is not None and stub_in_source(item.config, error.stub):
+            outcome.status, outcome.stub = STUB, error.stub[0]
             remember_stub(item.config, outcome.checks, error)
         # The test's fixtures (student, from_scratch, ...) are no inputs of the student's function.
         message = describe(error, cell_filenames=set(), hidden=frozenset(item.fixturenames))
         if message is None:
             message = INTERNAL_ERROR + str(report.longrepr)
         report.longrepr = message = bounded(failing_first(item, error) + message)
-        outcome.status, outcome.score, outcome.output = "failed", 0.0, message
+        outcome.score, outcome.output = 0.0, message
     elif report.when == "call":
-        outcome.status, outcome.score, outcome.output = "passed", outcome.max_score, ""
+        outcome.status, outcome.score, outcome.output = PASSED, outcome.max_score, ""
     return report
+
+
+def stub_in_source(config: pytest.Config, stub: tuple[str, str]) -> bool:
+    """Whether a worker's report that a check met the untouched stub ``(qualified name, cell)`` is what the source the
+    grader read says: the report comes from a process student code ran in."""
+    name, cell = stub
+    submitted = config.stash[STUDENT].submitted.cells
+    return any(is_stub_in_source(cells, name, cell) for cells in submitted.values()
+               if any(c.filename == cell for c in cells))
 
 
 def remember_stub(config: pytest.Config, checked: str, error: StudentCodeFailed) -> None:
@@ -398,7 +411,7 @@ def failing_first(item: pytest.Item, error: BaseException) -> str:
         return ""
     outcomes = item.config.stash[OUTCOMES].values()
     used = [marker.args[0] for marker in item.iter_markers("uses")]
-    broken = [name for name in used if any(o.checks == name and o.status == "failed" for o in outcomes)]
+    broken = [name for name in used if any(o.checks == name and o.status in (FAILED, STUB) for o in outcomes)]
     return "".join(f"This check builds your {name}, whose own checks fail: fix {name} first.\n" for name in broken)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from autograder.instructor.launch import COMPLETED, run_grading
 from autograder.reports.feedback import feedback_text
-from autograder.reports.report import NOT_CHECKED, format_points
+from autograder.reports.report import UNCHECKED, format_points, state
 
 POLL_SECONDS = 1.0
 
@@ -42,7 +42,7 @@ def graded_now(folder: Path, options: list[str]) -> dict | None:
 
 def checked_points(results: dict) -> tuple[float, float]:
     """The points earned and the points that could be checked here (the reference's comparisons aside)."""
-    tests = [t for t in results["tests"] if not t["output"].startswith(NOT_CHECKED)]
+    tests = [t for t in results["tests"] if state(t) != UNCHECKED]
     return sum(t["score"] for t in tests), sum(t["max_score"] for t in tests)
 
 
@@ -52,7 +52,7 @@ def changes(before: dict, after: dict) -> str:
     lines = []
     for test in after["tests"]:
         was = old.get(test["test"])
-        if was is None or test["output"].startswith(NOT_CHECKED):
+        if was is None or state(test) == UNCHECKED:
             continue
         passed, passed_before = test["score"] >= test["max_score"], was["score"] >= was["max_score"]
         if passed and not passed_before:

@@ -30,10 +30,12 @@ MAX_HEIGHT = 7000
 FIRST_SCREEN = 768  # px: the height of the browser's window
 
 
-def check(test: str, part: str, passed: bool, output: str = "", max_score: float = 1.0) -> dict:
-    """One test's entry in results.json."""
+def check(test: str, part: str, passed: bool, output: str = "", max_score: float = 1.0, stub: str = "") -> dict:
+    """One test's entry in results.json; ``stub`` names the untouched stub the grader found it met."""
+    state = "stub" if stub else "passed" if passed else "failed"
     return {"name": f"{test} holds.", "test": test, "score": max_score if passed else 0.0, "max_score": max_score,
-            "status": "passed" if passed else "failed", "tags": [part], "output": output}
+            "status": "passed" if passed else "failed", "tags": [part], "output": output,
+            "extra_data": {"checks": test.split("_")[1], "state": state, **({"stub": stub} if stub else {})}}
 
 
 def graded(student_id: str, *tests: dict) -> Graded:
@@ -59,9 +61,19 @@ def test_messages_that_say_different_things_are_different_failures() -> None:
 def test_an_untouched_stub_is_one_row_for_its_function_not_one_per_check() -> None:
     """A stub failing five checks appears once, under its function's name, and not among the failures."""
     stub = "`relu` is not implemented yet: replace `raise NotImplementedError()` in 03_activations.ipynb, cell 16."
-    grades = [graded(s, *(check(f"test_relu_{i}", PART3, False, stub) for i in range(5))) for s in ("a", "b")]
+    grades = [graded(s, *(check(f"test_relu_{i}", PART3, False, stub, stub="relu") for i in range(5)))
+              for s in ("a", "b")]
     assert stubs_left(grades) == {"relu": {"a", "b"}}
     assert failure_groups(grades) == []
+
+
+def test_a_failure_whose_message_reads_like_a_stub_or_unchecked_counts_as_a_failure() -> None:
+    """Messages student code wrote ("... is not implemented yet", "Not checked: ...") change nothing: a check the
+    grader says failed is among the class's failures, and nobody is listed as leaving a stub."""
+    forged = ["`relu` is not implemented yet: replace `raise NotImplementedError()`.", "Not checked: later."]
+    grades = [graded(s, check("test_relu_1", PART3, False, message)) for s, message in zip("ab", forged)]
+    assert stubs_left(grades) == {}
+    assert sorted(student for group in failure_groups(grades) for student in group.students) == ["a", "b"]
 
 
 def test_pass_rates_count_only_submissions_that_were_graded() -> None:

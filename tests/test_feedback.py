@@ -10,9 +10,11 @@ STUB = "`sgd_step` is not implemented yet (01_linear_regression.ipynb, the cell 
 UNREADABLE = "03_activations.ipynb could not be read as a notebook (JSONDecodeError: ...), so nothing in it can be graded."
 
 
-def check(name: str, part: str, checks: str, score: float, output: str = "", stub: str = "", max_score: float = 1.0) -> dict:
-    """One results.json test entry."""
-    extra = {"checks": checks, **({"stub": stub} if stub else {})}
+def check(name: str, part: str, checks: str, score: float, output: str = "", stub: str = "", max_score: float = 1.0,
+          state: str | None = None) -> dict:
+    """One results.json test entry; its state is what the grader set (by its points, where not given)."""
+    state = state or ("stub" if stub else "passed" if score >= max_score else "failed")
+    extra = {"checks": checks, "state": state, **({"stub": stub} if stub else {})}
     return {"name": name, "test": f"test_{name}", "score": score, "max_score": max_score, "tags": [part],
             "output": output, "extra_data": extra}
 
@@ -66,10 +68,18 @@ def test_an_unreadable_notebook_is_said_once_for_its_part():
 
 def test_checks_not_run_here_are_counted_and_not_failures():
     """A reference comparison skipped where solutions/ is absent is counted, and costs no 'failed' line."""
-    graded = results(check("a", PART_3, "tanh", 1), check("b", PART_3, "tanh", 0, NOT_CHECKED + "the reference is not here"))
+    graded = results(check("a", PART_3, "tanh", 1),
+                     check("b", PART_3, "tanh", 0, NOT_CHECKED + "the reference is not here", state="not checked"))
     text = feedback_text(graded, [PART_3])
     assert "✓ tanh: 1 / 1 (1 passed, 1 more check when your instructor grades)" in text
     assert "Part 3: activation functions: 1 / 1 checked here (1 more when your instructor grades)" in text
+
+
+def test_a_failure_whose_message_says_not_checked_is_shown_as_failed():
+    """A check the grader says failed is a failure, whatever its message says (student code can write "Not checked")."""
+    graded = results(check("a", PART_3, "tanh", 1), check("b", PART_3, "tanh", 0, NOT_CHECKED + "honestly"))
+    text = feedback_text(graded, [PART_3])
+    assert "✗ tanh: 1 / 2 (1 failed, 1 passed)" in text and "✓" not in text
 
 
 def test_a_huge_message_is_cut():

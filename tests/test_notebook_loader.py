@@ -9,7 +9,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from autograder.boundary.notebook import (NotebookDefinitions, Submission, SubmissionError, load_notebook,
                                           notebook_cells, read_submission)
 from autograder.contract import RELEASE_DIR
-from autograder.suite.scratch import untouched_stub
+from autograder.suite.stubs import untouched_stub
 
 
 def write_notebook(path: Path, *sources: str) -> Path:

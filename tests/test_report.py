@@ -9,13 +9,13 @@ from autograder.reports.report import Outcome, score_table, write_results
 OUTCOMES = [
     Outcome(name="a", test="test_a", part="Part 1", max_score=2, score=2, status="passed"),
     Outcome(name="b", test="test_b", part="Part 1", max_score=1, score=0, status="failed", output="wrong"),
-    Outcome(name="c", test="test_c", part="Part 2", max_score=0.5, score=0, status="skipped", output="Not checked: x"),
+    Outcome(name="c", test="test_c", part="Part 2", max_score=0.5, score=0, status="not checked", output="Not checked: x"),
 ]
 
 
 def test_score_table_sums_each_part_and_the_total():
     """The table has one line per part, in order, and a total line."""
-    checked = [o for o in OUTCOMES if o.status != "skipped"]
+    checked = [o for o in OUTCOMES if o.status != "not checked"]
     assert score_table(checked).splitlines() == [
         "Part 1      2 / 3",
         "Total       2 / 3",

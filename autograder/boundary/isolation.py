@@ -10,7 +10,8 @@ instructor's code and runs in the grader itself (``LocalSubmission``).
 A submission's notebooks are read once, before any student code runs; every worker is
 sent those cells (never the files again). Each notebook runs in workers of its own, and
 each function graded on how it is written (``contract.FROM_SCRATCH``) is checked in a
-worker in which no other graded function runs: no other code can change what it calls.
+worker of its own that runs its program and nothing else (``program.py``): exactly the
+statements the judge reads, so no other code can change what it calls.
 """
 
 import os
@@ -27,6 +28,7 @@ from autograder.boundary.confinement import SHARED_TEMPORARY, Confinement
 from autograder.boundary.memory import UidWatch
 from autograder.boundary.messages import StudentCodeFailed
 from autograder.boundary.notebook import Cell, SubmittedNotebooks, read_submission
+from autograder.boundary.program import program
 from autograder.boundary.zygote import SpawnedWorkers, Zygote
 from autograder.contract import FROM_SCRATCH, NOTEBOOK_OF
 
@@ -53,7 +55,7 @@ class SubmissionBudget:
 
     used_seconds: float = 0.0
     restarts: int = 0
-    # Notebooks that hung or crashed while loading -> why, for the student.
+    # Workers (by ``worker_key``) whose code hung or crashed while loading -> why, for the student.
     unloadable: dict[str, str] = field(default_factory=dict)
 
 
@@ -63,13 +65,15 @@ def worker_key(name: str) -> str:
 
 
 class Worker:
-    """One process at a time, forked by ``zygote``, that loads one notebook's cells and runs requests against them."""
+    """One process at a time, forked by ``zygote``, that loads one notebook's cells (all of its definitions, or the
+    program of the graded name ``key``) and runs requests against them."""
 
-    def __init__(self, submitted: SubmittedNotebooks, notebook: str, label: str, limits: Limits,
+    def __init__(self, submitted: SubmittedNotebooks, key: str, label: str, limits: Limits,
                  zygote: Zygote | SpawnedWorkers, confinement: Confinement, probe_modules: tuple[str, ...],
                  budget: SubmissionBudget) -> None:
         self.submitted = submitted
-        self.notebook = notebook
+        self.key = key
+        self.notebook = NOTEBOOK_OF.get(key, key)
         self.label = label
         self.limits = limits
         self.zygote = zygote
@@ -117,12 +121,15 @@ class Worker:
             pid = self._pid
             self._watch = UidWatch(self.confinement.uid, [*SHARED_TEMPORARY, workdir], self.limits.memory_mb,
                                     lambda: self.zygote.end(pid))
-        problems = {**self.submitted.problems, **self.budget.unloadable}
-        cells = [] if self.notebook in problems else self.submitted.cells.get(self.notebook, [])
+        problems = dict(self.submitted.problems)
+        if self.key in self.budget.unloadable:
+            problems[self.notebook] = self.budget.unloadable[self.key]
+        cells = [] if self.notebook in problems else self.code()
         loading, timeout = False, STARTUP_SECONDS
         try:
             self._channel.send({
-                "notebooks": {} if self.notebook in problems else {self.notebook: [[c.filename, c.source] for c in cells]},
+                "notebooks": {} if self.notebook in problems else {
+                    self.notebook: [[c.filename, c.source, c.only] for c in cells]},
                 "problems": problems,
                 "label": self.label,
                 "probe_modules": list(self.probe_modules),
@@ -143,18 +150,24 @@ class Worker:
         except TimeoutError:
             if not loading:
                 raise RuntimeError(f"a worker did not start within {STARTUP_SECONDS:g} s") from None
-            self.budget.unloadable[self.notebook] = (
+            self.budget.unloadable[self.key] = (
                 f"{self.notebook} did not finish loading within {timeout:g} s: some top-level definition "
                 "(a default argument, a class body, a decorator) runs forever."
             )
         except (EOFError, OSError, ValueError, TypeError):
             if not loading:
                 raise
-            self.budget.unloadable[self.notebook] = (
+            self.budget.unloadable[self.key] = (
                 f"Loading {self.notebook} stopped the process running your code: some top-level definition "
                 "(a default argument, a class body, a decorator) exits or crashes Python."
             )
         return True
+
+    def code(self) -> list[Cell]:
+        """The cells this worker runs: its notebook's, or, for a name judged on how it is written, that name's
+        program, which is what the judge read."""
+        cells = self.submitted.cells.get(self.notebook, [])
+        return program(cells, self.key) if self.key in FROM_SCRATCH else cells
 
     def stop(self) -> None:
         """End the worker and every process it started."""
@@ -287,12 +300,12 @@ class RemoteSubmission:
         """The worker that runs graded ``name`` (see ``worker_key``), made on first use."""
         key = worker_key(name)
         if key not in self.workers:
-            self.workers[key] = self._new_worker(NOTEBOOK_OF[name], self.budget)
+            self.workers[key] = self._new_worker(key, self.budget)
         return self.workers[key]
 
-    def _new_worker(self, notebook: str, budget: SubmissionBudget) -> Worker:
+    def _new_worker(self, key: str, budget: SubmissionBudget) -> Worker:
         # A uid of its own for each: ending one worker (every process of its uid) must not end another.
-        return Worker(self.submitted, notebook, self.label, self.limits, self.zygote, self.confinement.with_own_uid(),
+        return Worker(self.submitted, key, self.label, self.limits, self.zygote, self.confinement.with_own_uid(),
                       self.probe_modules, budget)
 
     def new_test(self) -> None:
@@ -325,7 +338,7 @@ class RemoteSubmission:
         """
         request = probe_request(probe, kwargs, self.limits)
         # Its time runs beside the other checks', so it is counted apart.
-        worker = self._new_worker(NOTEBOOK_OF[graded_name(request[1])], SubmissionBudget(unloadable=self.budget.unloadable))
+        worker = self._new_worker(worker_key(graded_name(request[1])), SubmissionBudget(unloadable=self.budget.unloadable))
         self._early[early_key(probe, kwargs)] = EarlyRun(worker, request)
 
     def stop(self) -> None:

@@ -25,8 +25,8 @@ class StudentCodeFailed(Exception):
     """Student code raised, hung, crashed or exceeded a limit; the message is for the student.
 
     ``stub`` is ``(qualified name, cell)`` when the cause is an untouched ``raise NotImplementedError()``;
-    ``about_submission`` is true when it is the submission as a whole (a notebook or name missing
-    or unreadable), which no input of the student's function explains.
+    ``about_submission`` is true when no input of the student's function explains it: the submission
+    as a whole (a notebook or name missing or unreadable), or how its code is written.
     """
 
     def __init__(self, message: str, stub: tuple[str, str] | None = None, about_submission: bool = False) -> None:
@@ -36,7 +36,7 @@ class StudentCodeFailed(Exception):
 
     def again(self) -> "StudentCodeFailed":
         """The same failure as a new exception, without the notes (hypothesis's examples) the first one gathered."""
-        return StudentCodeFailed(str(self), self.stub)
+        return StudentCodeFailed(str(self), self.stub, self.about_submission)
 
 
 def bounded(text: str, limit: int = MESSAGE_LIMIT) -> str:
@@ -116,6 +116,12 @@ def stub_message(name: str, cell: str, line: int) -> str:
     return f"`{name}` {STUB_MESSAGE} ({cell}, line {line}): replace `raise NotImplementedError()` with your code."
 
 
+def raised(error: BaseException) -> str:
+    """What student code raised, its words quoted as theirs: ``Your code raised ValueError: "..."``."""
+    said = str(error)
+    return f'Your code raised {type(error).__name__}: "{said}"' if said else f"Your code raised {type(error).__name__}"
+
+
 def where(frames: list[traceback.FrameSummary]) -> str:
     """The student's frames, innermost last, each as its cell, line and function, then the line itself."""
     return "".join(f"  {frame.filename}, line {frame.lineno}, in {frame.name}:\n    {(frame.line or '').strip()}\n"
@@ -148,8 +154,7 @@ def describe(error: BaseException, cell_filenames: set[str], hidden: frozenset[s
         return stub_message(stub.name, stub.filename, stub.lineno)
     frames = student_frames(error.__traceback__, cell_filenames)
     if frames:
-        message = f"{type(error).__name__}: {error}"
-        return f"Your code raised {message}\nWhere, in your notebook:\n{where(frames)}{notes(error, hidden)}".rstrip()
+        return f"{raised(error)}\nWhere, in your notebook:\n{where(frames)}{notes(error, hidden)}".rstrip()
     if isinstance(error, AssertionError):
         return f"{error}{notes(error, hidden)}"
     import pytest  # here, not above: the worker uses this module and need not import pytest

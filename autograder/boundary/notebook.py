@@ -9,6 +9,7 @@ definition runs on its own, so one that fails costs only itself.
 
 import ast
 import errno
+import functools
 import json
 import linecache
 import os
@@ -181,11 +182,25 @@ class Cell:
 
     filename: str  # how tracebacks and messages name it: "03_activations.ipynb, the cell that starts with `def relu`"
     source: str  # plain Python: IPython syntax already turned into calls
+    # The places, among the cell's definitions, of those to run: a program's (see ``program.py``); None for all.
+    only: tuple[int, ...] | None = None
+
+
+@functools.lru_cache(maxsize=128)
+def parsed(filename: str, source: str) -> ast.Module:
+    """A cell's syntax, parsed once per process (the judge and the program share the nodes); raises ``SyntaxError``."""
+    return ast.parse(source, filename)
 
 
 def definitions(cell: Cell) -> list[ast.stmt]:
     """The top-level statements of ``cell`` that grading runs (see ``is_definition``); raises ``SyntaxError``."""
-    return [statement for statement in ast.parse(cell.source, cell.filename).body if is_definition(statement)]
+    return [statement for statement in parsed(cell.filename, cell.source).body if is_definition(statement)]
+
+
+def selected_definitions(cell: Cell) -> list[tuple[int, ast.stmt]]:
+    """The definitions of ``cell`` that a worker runs, with their places: all, or those ``cell.only`` names."""
+    return [(index, statement) for index, statement in enumerate(definitions(cell))
+            if cell.only is None or index in cell.only]
 
 
 @dataclass
@@ -211,7 +226,7 @@ def load_notebook(cells: list[Cell], notebook_name: str, module_name: str) -> No
     loaded = NotebookDefinitions(namespace=module.__dict__)
     for cell in cells:
         try:
-            statements = definitions(cell)
+            statements = [statement for _, statement in selected_definitions(cell)]
         except SyntaxError as error:
             loaded.problems.append(
                 f"{cell.filename} has a syntax error on line {error.lineno}: {error.msg}; "
@@ -221,7 +236,8 @@ def load_notebook(cells: list[Cell], notebook_name: str, module_name: str) -> No
         linecache.cache[cell.filename] = (len(cell.source), None, cell.source.splitlines(keepends=True), cell.filename)
         loaded.cell_filenames.add(cell.filename)
         for statement in statements:
-            code = compile(ast.Module(body=[statement], type_ignores=[]), cell.filename, "exec")
+            # On its own, with no flag of this module's or another statement's: as the judge reads it (see program.py).
+            code = compile(ast.Module(body=[statement], type_ignores=[]), cell.filename, "exec", dont_inherit=True)
             try:
                 exec(code, loaded.namespace)
             except BaseException as error:  # even SystemExit: it costs this definition only

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from autograder.boundary.channel import Channel, ValueBudget
 from autograder.boundary.memory import cap_address_space
-from autograder.boundary.messages import bounded, describe, unimplemented_stub
+from autograder.boundary.messages import bounded, describe, raised, student_frames, unimplemented_stub
 from autograder.boundary.notebook import SubmissionError
 
 # Processes this worker's user may run at once (only where that user is the worker's own: the
@@ -97,7 +97,10 @@ def failure(error: BaseException, cell_filenames: set[str]) -> dict[str, object]
     """A failure report for the grader: what went wrong, in the student's terms."""
     stub = unimplemented_stub(error, cell_filenames)
     message = describe(error, cell_filenames)
-    if message is None:
+    if isinstance(error, AssertionError) and not student_frames(error.__traceback__, cell_filenames):
+        # No check runs in a worker (probes decide nothing): an assertion here is student code's, whatever it says.
+        message = raised(error)
+    elif message is None:
         message = (
             f"While checking your code the grader met {type(error).__name__}: {error}. "
             "This usually means a function returned something other than what its docstring says."
@@ -142,7 +145,7 @@ def serve(channel: Channel) -> None:
     workdir = Path(settings["workdir"])
     os.chdir(workdir)
     sys.path[:] = [p for p in sys.path if p not in ("", ".")]
-    cells = {name: [Cell(filename, source) for filename, source in cells]
+    cells = {name: [Cell(filename, source, None if only is None else tuple(only)) for filename, source, only in cells]
              for name, cells in settings["notebooks"].items()}
     submission = Submission(SubmittedNotebooks(cells, settings["problems"]), label=settings["label"])
     limit_resources(settings["memory_mb"], settings["own_user"], settings["cap_address_space"])

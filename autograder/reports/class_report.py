@@ -20,9 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from autograder.boundary.messages import STUB_MESSAGE
 from autograder.contract import PARTS
-from autograder.reports.report import NOT_CHECKED, Graded, format_points, part_points, write_atomically
+from autograder.reports.report import STUB, UNCHECKED, Graded, format_points, part_points, state, write_atomically
 from autograder.reports.similarity import MAX_ANSWER_CHARS, MIN_SHARED, NOISE, THRESHOLD, NotebookMatch, Similarity
 
 CLASS_REPORT = "class_report.html"
@@ -81,10 +80,9 @@ def strip_example(output: str) -> str:
     return re.sub(r"^Draw \d+: .*$\n?", "", text, flags=re.M).strip()
 
 
-def stub_name(output: str) -> str | None:
-    """The graded name in an untouched stub's message ("`softmax` is not implemented yet: ..."), or None."""
-    found = re.search(r"`([^`]+)`[^`\n]*?" + re.escape(STUB_MESSAGE), output)
-    return found.group(1) if found else None
+def stub_name(test: dict) -> str | None:
+    """The untouched stub that failed a check (``softmax``, ``Model.__init__``), where the grader found one; else None."""
+    return test.get("extra_data", {}).get("stub") if state(test) == STUB else None
 
 
 def graded_ones(grades: list[Graded]) -> list[Graded]:
@@ -94,8 +92,7 @@ def graded_ones(grades: list[Graded]) -> list[Graded]:
 
 def failed_tests(graded: Graded) -> list[dict]:
     """The checks ``graded`` failed (not those that were not checked)."""
-    return [test for test in graded.results["tests"]
-            if test["score"] < test["max_score"] and not test["output"].startswith(NOT_CHECKED)]
+    return [test for test in graded.results["tests"] if test["score"] < test["max_score"] and state(test) != UNCHECKED]
 
 
 def stubs_left(grades: list[Graded]) -> dict[str, set[str]]:
@@ -103,7 +100,7 @@ def stubs_left(grades: list[Graded]) -> dict[str, set[str]]:
     left: dict[str, set[str]] = {}
     for graded in graded_ones(grades):
         for test in failed_tests(graded):
-            name = stub_name(test["output"])
+            name = stub_name(test)
             if name is not None:
                 left.setdefault(name, set()).add(graded.student_id)
     return left
@@ -117,7 +114,7 @@ def failure_groups(grades: list[Graded]) -> list[FailureGroup]:
     for graded in graded_ones(grades):
         by_function: dict[str, list[dict]] = {}
         for test in failed_tests(graded):
-            if stub_name(test["output"]) is None:
+            if stub_name(test) is None:
                 by_function.setdefault(test.get("extra_data", {}).get("checks", ""), []).append(test)
         for function, tests in by_function.items():
             first = tests[0]["output"]

@@ -10,7 +10,7 @@ and every message is cut to ``MAX_MESSAGE_LINES`` lines, so that no submission m
 from dataclasses import dataclass, field
 
 from autograder.contract import GRADED_NAMES, PARTS
-from autograder.reports.report import NOT_CHECKED, format_points
+from autograder.reports.report import STUB, UNCHECKED, format_points, state
 
 MAX_MESSAGE_LINES = 12
 MAX_MESSAGE_CHARS = 1500
@@ -92,7 +92,7 @@ def checked_name(test: dict) -> str:
 def own_stub(test: dict, name: str) -> bool:
     """Whether ``test`` failed because the stub of ``name`` itself (``Model.__init__`` for ``Model``) is untouched."""
     stub = test.get("extra_data", {}).get("stub", "")
-    return bool(stub) and stub.split(".")[0] == name
+    return state(test) == STUB and stub.split(".")[0] == name
 
 
 def function_feedback(name: str, tests: list[dict]) -> FunctionFeedback:
@@ -100,7 +100,7 @@ def function_feedback(name: str, tests: list[dict]) -> FunctionFeedback:
     feedback = FunctionFeedback(name, sum(t["score"] for t in tests), sum(t["max_score"] for t in tests))
     failed = []
     for test in tests:
-        if test["output"].startswith(NOT_CHECKED):
+        if state(test) == UNCHECKED:
             feedback.unchecked.append(test["name"])
             feedback.unchecked_points += test["max_score"]
         elif test["score"] >= test["max_score"]:
@@ -128,7 +128,7 @@ def group(results: dict, parts: list[str]) -> list[PartFeedback]:
         names = sorted({checked_name(t) for t in tests},
                        key=lambda n: (order.index(n) if n in order else len(order), n))
         part = PartFeedback(title, sum(t["score"] for t in tests), sum(t["max_score"] for t in tests),
-                            sum(t["max_score"] for t in tests if t["output"].startswith(NOT_CHECKED)))
+                            sum(t["max_score"] for t in tests if state(t) == UNCHECKED))
         part.functions = [function_feedback(n, [t for t in tests if checked_name(t) == n]) for n in names]
         grouped.append(part)
     return grouped

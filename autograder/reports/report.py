@@ -14,6 +14,9 @@ from autograder.contract import PARTS
 READABLE, PRIVATE = 0o644, 0o600
 # How a skipped check's output starts: it runs elsewhere (e.g. the reference comparisons at grading time).
 NOT_CHECKED = "Not checked: "
+# What became of a check, as the grader decided it (results.json's extra_data["state"]): every report reads this,
+# never a message's text, which student code can write.
+PASSED, FAILED, UNCHECKED, STUB = "passed", "failed", "not checked", "stub"
 
 
 @dataclass
@@ -25,10 +28,10 @@ class Outcome:
     part: str
     max_score: float
     score: float
-    status: str  # "passed", "failed" or "skipped"
+    status: str  # PASSED, FAILED, UNCHECKED (it runs elsewhere) or STUB (it met an untouched stub)
     output: str = ""
     checks: str = ""  # the graded name the test checks, e.g. "sgd_step": feedback is grouped by it
-    stub: str = ""  # the untouched stub that failed it, e.g. "Model.__init__", if that was the cause
+    stub: str = ""  # the untouched stub that failed it, e.g. "Model.__init__", where the grader's source says so
 
 
 @dataclass
@@ -67,7 +70,7 @@ def score_table(outcomes: list[Outcome]) -> str:
 
 def points_checked(outcomes: list[Outcome]) -> tuple[float, float, float]:
     """The points earned, the points this run could check, and the points of the checks it skipped."""
-    skipped = sum(o.max_score for o in outcomes if o.status == "skipped")
+    skipped = sum(o.max_score for o in outcomes if o.status == UNCHECKED)
     return sum(o.score for o in outcomes), sum(o.max_score for o in outcomes) - skipped, skipped
 
 
@@ -99,15 +102,24 @@ def results_json(outcomes: list[Outcome], extra_data: dict[str, object] | None =
                 "test": o.test,
                 "score": o.score,
                 "max_score": o.max_score,
-                "status": "passed" if o.status == "passed" else "failed",
+                "status": "passed" if o.status == PASSED else "failed",
                 "tags": [o.part],
                 "output": o.output,
-                "extra_data": {"checks": o.checks, **({"stub": o.stub} if o.stub else {})},
+                "extra_data": {"checks": o.checks, "state": o.status, **({"stub": o.stub} if o.stub else {})},
             }
             for o in outcomes
         ],
         "extra_data": finite(extra_data or {}),
     }
+
+
+def state(test: dict) -> str:
+    """What became of a results.json test entry, as the grader set it (see ``PASSED`` ...); by its points where a file
+    says nothing."""
+    said = test.get("extra_data", {}).get("state")
+    if said in (PASSED, FAILED, UNCHECKED, STUB):
+        return said
+    return PASSED if test["score"] >= test["max_score"] else FAILED
 
 
 def finite(value: object) -> object:

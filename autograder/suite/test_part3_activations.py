@@ -39,17 +39,20 @@ def unforeseeable_inputs(seed: int) -> list[torch.Tensor]:
     return [3 * torch.randn(7, generator=generator), 3 * torch.randn(3, 4, generator=generator, dtype=torch.float64)]
 
 
-def not_from_scratch(student, name: str, seed: int) -> list[str]:
-    """Why ``name`` is not written from elementary operations, for the student; empty when it is.
+def not_from_scratch(student, name: str, seed: int) -> str | None:
+    """Why ``name`` may not be graded, for the student: a construct its program uses that Part 3 does not allow, or a
+    name nothing defines; None when it is written from the operations Part 3 allows.
 
-    The verdict is the grader's, from the notebook's source as it read it before any student code ran
-    (``scratch.refusals``). The calls recorded while the activation ran on inputs it cannot foresee
-    (``probes.activation_and_builtins_called``) are a second opinion that can only refuse: a recorder runs
-    beside student code, which could silence it.
+    The verdict is the grader's, from the program it built from the notebook's source before any student code ran
+    (``scratch.judge``), which is all the activation's worker runs. The calls recorded while the activation ran on
+    inputs it cannot foresee (``probes.activation_and_builtins_called``) are a second opinion that can only refuse: a
+    recorder runs beside student code, which could silence it.
     """
-    refused = [refusal.message(name) for refusal in scratch.refusals(student.cells(NOTEBOOK), name)]
-    if refused:
-        return refused
+    verdict = scratch.judge(student.cells(NOTEBOOK), name)
+    if verdict.missing:
+        return verdict.missing[0].message(name)
+    if verdict.refusals:
+        return f"{verdict.refusals[0].message(name)}. {scratch.HINT} None of its checks count."
     recorded: set[str] = set()
     # The float64 input's backward pass is recorded too.
     for z, requires_grad in zip(unforeseeable_inputs(seed), (False, True)):
@@ -62,15 +65,16 @@ def not_from_scratch(student, name: str, seed: int) -> list[str]:
         recorded.update(names)
     called = sorted(n for n in recorded if scratch.is_activation(n.rsplit(".", 1)[-1]))
     if called:
-        return [f"{name} calls {', '.join(called)} while it runs, though its source does not say so: PyTorch's own "
-                f"activations, reached some way the grader cannot follow. {scratch.HINT}"]
-    return []
+        return (f"{name} calls {', '.join(called)} while it runs, though its source does not say so: PyTorch's own "
+                f"activations, reached some way the grader cannot follow. {scratch.HINT} None of its checks count.")
+    return None
 
 
 @pytest.fixture(scope="session")
 def from_scratch(student, unforeseeable_seed):
-    """A check that fails every test of an activation not written from elementary operations: none of its points count."""
-    verdicts: dict[str, list[str] | BaseException] = {}
+    """A check that fails every test of an activation that may not be graded (see ``not_from_scratch``), with one
+    message and no example: no input explains how code is written."""
+    verdicts: dict[str, str | None | BaseException] = {}
 
     def check(name: str) -> None:
         if name not in verdicts:
@@ -81,8 +85,8 @@ def from_scratch(student, unforeseeable_seed):
         verdict = verdicts[name]
         if isinstance(verdict, BaseException):
             raise verdict.again() if isinstance(verdict, StudentCodeFailed) else verdict
-        if verdict:
-            pytest.fail(f"{verdict[0]} None of its checks count.", pytrace=False)
+        if verdict is not None:
+            raise StudentCodeFailed(verdict, about_submission=True)
 
     return check
 
