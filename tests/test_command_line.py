@@ -35,7 +35,7 @@ def test_the_reference_leaves_no_file_in_the_working_folder(tmp_path, monkeypatc
     torch.save(state, file)
     reference = LocalSubmission(REFERENCE_DIR)
     reference.run(probes.load_parameters_from_file, file=file.getvalue(), X=iris_split().X_test)
-    reference.run(probes.saved_model_file, state=state, X=iris_split().X_test)
+    reference.run(probes.saved_model_file, state=state)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -159,9 +159,9 @@ def model_parameters(submission: Submission, sizes: dict[str, int]) -> dict[str,
 
 @probe("Model.forward")
 def model_outputs(submission: Submission, X: torch.Tensor) -> dict[str, object]:
-    """A fresh ``Model(4, 16, 3)``: its parameters and its outputs on ``X``."""
+    """A fresh ``Model(4, 16, 3)``'s outputs on ``X``."""
     model = submission.Model(**IRIS_SIZES)
-    return {"type": type(model).__name__, "state": state_of(model), "output": outputs(model, X)}
+    return {"type": type(model).__name__, "output": outputs(model, X)}
 
 
 @probe("Model.forward")
@@ -170,10 +170,22 @@ def model_outputs_with_state(submission: Submission, state: dict[str, torch.Tens
     return outputs(started_at(submission.Model(**IRIS_SIZES), state), X)
 
 
+class Columns(nn.Module):
+    """A model whose class scores are some columns of its input, in a given order: the grader knows its predictions,
+    and they are not the input's own."""
+
+    def __init__(self, columns: list[int]) -> None:
+        super().__init__()
+        self.columns = list(columns)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return X[:, self.columns]
+
+
 @probe("accuracy")
-def accuracy_of_scores(submission: Submission, scores: torch.Tensor, labels: torch.Tensor) -> object:
-    """``accuracy`` of a model whose outputs are ``scores`` themselves."""
-    return submission.accuracy(nn.Identity(), scores, labels)
+def accuracy_of_a_model(submission: Submission, columns: list[int], X: torch.Tensor, labels: torch.Tensor) -> object:
+    """``accuracy`` of the grader's model ``Columns(columns)`` on ``X`` and ``labels``."""
+    return submission.accuracy(Columns(columns), X, labels)
 
 
 @probe("train_mlp", trains=True)
@@ -207,16 +219,18 @@ def mlp_training_run(
 
 
 @probe("save_model")
-def saved_model_file(submission: Submission, state: dict[str, torch.Tensor], X: torch.Tensor) -> dict[str, object]:
-    """A ``Model`` with the parameters ``state``, saved with ``save_model``: the file's bytes, and its outputs on ``X``.
+def saved_model_file(submission: Submission, state: dict[str, torch.Tensor]) -> dict[str, object]:
+    """A ``Model`` with the parameters ``state``, saved with ``save_model``: the file's bytes.
 
-    The grader never unpickles the file: only a new worker does (``model_loaded_from_file``).
+    The grader never unpickles the file: only a new worker does (``model_loaded_from_file``). What it
+    should predict the grader computes itself, from ``state``: nothing ``save_model`` does to the model
+    can change it.
     """
     model = started_at(submission.Model(**IRIS_SIZES), state)
     with scratch_file("model.pt") as path:
         submission.save_model(model, str(path))
         file = path.read_bytes() if path.is_file() else None
-    return {"file": file, "output": outputs(model, X)}
+    return {"file": file}
 
 
 @probe("load_model")
@@ -229,14 +243,13 @@ def model_loaded_from_file(submission: Submission, file: bytes, X: torch.Tensor)
 
 
 @probe("save_parameters")
-def saved_parameters_file(submission: Submission, state: dict[str, torch.Tensor], X: torch.Tensor) -> dict[str, object]:
-    """A ``Model`` with the parameters ``state``, saved with ``save_parameters``: the file's bytes, and its outputs
-    on ``X``."""
+def saved_parameters_file(submission: Submission, state: dict[str, torch.Tensor]) -> dict[str, object]:
+    """A ``Model`` with the parameters ``state``, saved with ``save_parameters``: the file's bytes."""
     model = started_at(submission.Model(**IRIS_SIZES), state)
     with scratch_file("parameters.pt") as path:
         submission.save_parameters(model, str(path))
         file = path.read_bytes() if path.is_file() else None
-    return {"file": file, "output": outputs(model, X)}
+    return {"file": file}
 
 
 @probe("load_parameters")
@@ -265,10 +278,9 @@ def activation_with_gradient(
 
 @probe("{name}")
 def activation_and_its_input(submission: Submission, name: str, z: torch.Tensor) -> dict[str, object]:
-    """An activation's output on ``z``, and ``z`` as it is after the call."""
-    original = z.clone()
+    """An activation's output on ``z``, and ``z`` as it is after the call (the grader holds what it was)."""
     output = getattr(submission, name)(z)
-    return {"output": output, "input_after": z, "original": original}
+    return {"output": output, "input_after": z}
 
 
 @probe("{name}")

@@ -5,7 +5,7 @@ PYTEST_DONT_REWRITE: a failed check shows its own message to the student, not py
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from torch import nn
 
@@ -57,28 +57,48 @@ def test_model_output_rows_are_probability_distributions(student, X):
 
 @pytest.mark.checks("Model")
 @pytest.mark.points(2)
-@given(X=iris_inputs)
-def test_model_forward_is_softmax_of_layer2_of_sigmoid_of_layer1(student, X):
-    """Model's forward computes softmax(layer2(sigmoid(layer1(x)))) over the classes."""
-    result = student.run(probes.model_outputs, X=X)
-    state = expect_mlp_state(result, IRIS_SIZES)
-    out = expect_tensor(result["output"], "Model's forward", (X.shape[0], 3))
+@given(seed=st.integers(0, 2**16), X=iris_inputs)
+def test_model_forward_is_softmax_of_layer2_of_sigmoid_of_layer1(student, seed, X):
+    """Given parameters the grader drew, Model's forward computes softmax(layer2(sigmoid(layer1(x)))) over the classes."""
+    # The parameters are the grader's, loaded into the student's Model: what it should output is computed from them
+    # here, never from what the model says it holds.
+    state = random_parameters(mlp_parameter_shapes(**IRIS_SIZES), seed)
+    out = expect_tensor(student.run(probes.model_outputs_with_state, state=state, X=X), "Model's forward", (X.shape[0], 3))
     assert_close(out, mlp_probabilities(state, X), "Model's forward should be softmax(layer2(sigmoid(layer1(x))), dim=1).")
+
+
+@st.composite
+def model_inputs_and_labels(draw: st.DrawFn) -> tuple[list[int], torch.Tensor, torch.Tensor]:
+    """The grader's model (``probes.Columns``: which input columns are its three class scores), inputs float32 (n, 4)
+    and labels int64 (n,)."""
+    columns = draw(st.permutations(range(4)))[:3]
+    X = draw(strategies.float_tensors(shape=st.tuples(st.integers(1, 12), st.just(4)), dtype=torch.float32))
+    labels = torch.tensor(draw(st.lists(st.integers(0, 2), min_size=len(X), max_size=len(X))), dtype=torch.int64)
+    return columns, X, labels
+
+
+def predicted_accuracy(columns: list[int], X: torch.Tensor, labels: torch.Tensor) -> float:
+    """The accuracy of the grader's model ``Columns(columns)`` on ``X``, computed here."""
+    return (X[:, columns].argmax(dim=1) == labels).double().mean().item()
+
+
+# The model's predictions are not the inputs' own argmax: an accuracy that ignores its model gets 0 here, not 1.
+IGNORING_THE_MODEL = ([2, 0, 1], torch.tensor([[0.0, 1.0, 2.0, 3.0]]), torch.tensor([0]))
 
 
 @pytest.mark.checks("accuracy")
 @pytest.mark.points(1)
-@given(scores=strategies.float_tensors(shape=st.tuples(st.integers(1, 12), st.just(3)), dtype=torch.float32),
-       data=st.data())
-def test_accuracy_is_the_fraction_of_correct_argmax_predictions(student, scores, data):
-    """accuracy(model, X, y) is the fraction of rows whose argmax is the label, as a Python float."""
-    labels = torch.tensor(data.draw(st.lists(st.integers(0, 2), min_size=len(scores), max_size=len(scores)),
-                                      label="labels"))
-    result = student.run(probes.accuracy_of_scores, scores=scores, labels=labels)
+@example(inputs=IGNORING_THE_MODEL)
+@given(inputs=model_inputs_and_labels())
+def test_accuracy_is_the_fraction_of_correct_argmax_predictions(student, inputs):
+    """accuracy(model, X, y) is the fraction of rows for which the model's argmax is the label, as a Python float."""
+    columns, X, labels = inputs
+    result = student.run(probes.accuracy_of_a_model, columns=columns, X=X, labels=labels)
     assert isinstance(result, float), f"accuracy should return a Python float (use .item()), not {type(result).__name__}."
-    expected = (scores.argmax(dim=1) == labels).double().mean().item()
+    expected = predicted_accuracy(columns, X, labels)
     assert result == pytest.approx(expected), (
-        f"accuracy should be the fraction of rows whose argmax equals the label: expected {expected}, got {result}."
+        f"accuracy should be the fraction of rows where the argmax of model(X) equals the label: expected {expected}, "
+        f"got {result}."
     )
 
 
@@ -167,11 +187,10 @@ def test_model_forward_matches_the_reference(student, reference, seed, X):
 
 @pytest.mark.checks("accuracy")
 @pytest.mark.points(0.5)
-@given(scores=strategies.float_tensors(shape=st.tuples(st.integers(1, 12), st.just(3)), dtype=torch.float32),
-       data=st.data())
-def test_accuracy_matches_the_reference(student, reference, scores, data):
-    """accuracy gives the reference's value on generated scores and labels."""
-    labels = torch.tensor(data.draw(st.lists(st.integers(0, 2), min_size=len(scores), max_size=len(scores)),
-                                      label="labels"))
-    result, expected = (s.run(probes.accuracy_of_scores, scores=scores, labels=labels) for s in (student, reference))
+@given(inputs=model_inputs_and_labels())
+def test_accuracy_matches_the_reference(student, reference, inputs):
+    """accuracy gives the reference's value for the grader's model on generated inputs and labels."""
+    columns, X, labels = inputs
+    result, expected = (s.run(probes.accuracy_of_a_model, columns=columns, X=X, labels=labels)
+                        for s in (student, reference))
     assert result == pytest.approx(expected), f"accuracy should be {expected}, as the reference says; got {result}."
