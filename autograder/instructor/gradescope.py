@@ -8,30 +8,43 @@ namespaces, so the worker that runs student code runs as a user of its own
 (``results.json``'s output says how it was confined).
 """
 
-import importlib.metadata
 import zipfile
 from pathlib import Path
 
 from autograder.contract import ASSIGNMENT_ID, REFERENCE_DIR, REPO_ROOT
 from autograder.fingerprint import GRADER_FILES, PACKAGE_DIR
 
-SETUP = """\
+# The grading install's lock (requirements/refresh makes it), and where torch's CPU builds are published.
+LOCK = "requirements/grading.txt"
+TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
+
+SETUP = f"""\
 #!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder's image. Any failure stops the build.
+# AUTOGRADER_ROOT overrides /autograder, to try the bundle elsewhere.
 set -euo pipefail
-apt-get update
-apt-get install -y --no-install-recommends python3 python3-venv util-linux
-python3 -m venv /autograder/venv
-# The CPU build of the torch this bundle was made and tested with: Gradescope has no GPU, the default
-# build is several GB, and a grade must not depend on which torch the image happened to get.
-/autograder/venv/bin/pip install "torch=={torch}" --index-url https://download.pytorch.org/whl/cpu
-# The package alone, for grading: not nbgrader's Jupyter stack, which only instructors' course tools need.
-/autograder/venv/bin/pip install /autograder/source
+root="${{AUTOGRADER_ROOT:-/autograder}}"
+# The lock is for CPython 3.11 (Ubuntu 22.04's python3.11, Debian 12's python3); setpriv and unshare confine the
+# worker. Where the image already has them, nothing is installed.
+if ! {{ command -v python3.11 && command -v setpriv && command -v unshare && python3.11 -c "import ensurepip"; }} \\
+        >/dev/null 2>&1; then
+    apt-get update
+    apt-get install -y --no-install-recommends python3.11 python3.11-venv util-linux
+fi
+python3.11 -m venv "$root/venv"
+# Exactly the environment the bundle was tested with, every file checked against the lock's hashes: a grade must
+# not depend on the image's build date. torch is the lock's CPU build (Gradescope has no GPU; the default build
+# is several GB), from PyTorch's own index.
+"$root/venv/bin/pip" install --require-hashes --no-deps -r "$root/source/{LOCK}" \\
+    --extra-index-url {TORCH_INDEX}
+# The package alone, for grading, and nothing more fetched: its build backend is in the lock.
+"$root/venv/bin/pip" install --no-deps --no-build-isolation "$root/source"
 # A bundle that cannot give the reference full marks here fails now, not on the first student.
-/autograder/venv/bin/python -m autograder grade /autograder/source/solutions/{assignment} -q \\
-    --results /tmp/reference-results.json --require-confinement
-/autograder/venv/bin/python -c "import json, sys; r = json.load(open('/tmp/reference-results.json')); \\
-sys.exit(0 if r['score'] == r['max_score'] > 0 else 'the reference did not get full marks')"
+reference_results="$(mktemp)"
+"$root/venv/bin/python" -m autograder grade "$root/source/solutions/{ASSIGNMENT_ID}" -q \\
+    --results "$reference_results" --require-confinement
+"$root/venv/bin/python" -c "import json, sys; r = json.load(open(sys.argv[1])); \\
+sys.exit(0 if r['score'] == r['max_score'] > 0 else 'the reference did not get full marks')" "$reference_results"
 """
 
 RUN = f"""\
@@ -64,24 +77,18 @@ fi
 
 
 def bundle_files() -> dict[str, Path]:
-    """Name in the zip -> file on disk: the package, its pyproject and README, the reference notebooks."""
+    """Name in the zip -> file on disk: the package, its pyproject, README and lock, the reference notebooks."""
     files = {f"autograder/{path.relative_to(PACKAGE_DIR).as_posix()}": path for path in GRADER_FILES}
-    files.update({name: REPO_ROOT / name for name in ("pyproject.toml", "README.md")})
+    files.update({name: REPO_ROOT / name for name in ("pyproject.toml", "README.md", LOCK)})
     files.update({f"solutions/{ASSIGNMENT_ID}/{path.name}": path for path in sorted(REFERENCE_DIR.glob("*.ipynb"))})
     return files
-
-
-def setup_script() -> str:
-    """``setup.sh``, pinned to the version of torch installed here (without its local tag, such as ``+cpu``)."""
-    torch = importlib.metadata.version("torch").split("+")[0]
-    return SETUP.format(torch=torch, assignment=ASSIGNMENT_ID)
 
 
 def build_bundle(out: Path) -> None:
     """Write the bundle to ``out``: ``setup.sh`` and ``run_autograder`` at the top, as Gradescope wants."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
-        for name, text in (("setup.sh", setup_script()), ("run_autograder", RUN)):
+        for name, text in (("setup.sh", SETUP), ("run_autograder", RUN)):
             info = zipfile.ZipInfo(name)
             info.external_attr = 0o755 << 16  # executable once unpacked
             bundle.writestr(info, text)
