@@ -1,27 +1,39 @@
 """The student bundle: the released notebooks, the autograder and a README, without a line of the answers.
 
-The slow test is a student's first hour: unzip the bundle in a new folder, make a new virtual
-environment, install as the bundle's README says, and run ``pytest autograder/``.
+The slow tests are a student's first hour: unzip the bundle in a new folder, follow its README's set-up line by
+line in a new virtual environment (one for all of them: each costs a minute), start JupyterLab, and run
+``pytest autograder/``.
 """
 
 import importlib.metadata
+import json
 import os
+import re
+import secrets
+import shlex
+import socket
+import stat
 import subprocess
 import sys
+import time
+import urllib.request
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, REFERENCE_DIR, RELEASE_DIR
-from autograder.instructor.student_bundle import build_student_bundle
+from autograder.instructor.student_bundle import STUDENTS_PAGE, build_student_bundle
 from tests.test_release import solution_cells, solution_lines
 
 TORCH_VERSION = importlib.metadata.version("torch")
 # Solution lines that the graded suite itself must contain, word for word, to exercise students'
 # code: each gives nothing away. Any other solution line found in the bundle is a leak.
 GENERIC_LINES = {"with torch.no_grad():", "return model", "p.grad.zero_()"}
+# How long JupyterLab may take to answer its first request (about 3 s here).
+JUPYTER_START_SECONDS = 120
 
 
 def every_solution_line() -> set[str]:
@@ -81,6 +93,30 @@ def test_the_bundles_notebooks_are_the_released_ones(bundle_folder: Path) -> Non
         assert (bundle_folder / "assignments" / ASSIGNMENT_ID / notebook).read_bytes() == (RELEASE_DIR / notebook).read_bytes()
 
 
+def test_the_bundles_readme_is_the_students_page(bundle_folder: Path) -> None:
+    """The bundle's README.md is docs/students.md, byte for byte: students read one text wherever they find it."""
+    assert (bundle_folder / "README.md").read_bytes() == STUDENTS_PAGE.read_bytes()
+
+
+def test_every_file_of_the_zip_is_readable_by_everyone(bundle_folder: Path) -> None:
+    """Every file of the zip, README.md included, unpacks with mode 0644: a course's TAs and a shared hub read it."""
+    with zipfile.ZipFile(bundle_folder.parent.parent / "pytorch_nn_student.zip") as archive:
+        modes = {info.filename: stat.S_IMODE(info.external_attr >> 16) for info in archive.infolist()}
+    assert modes[f"{bundle_folder.name}/README.md"] == 0o644
+    assert {name: oct(mode) for name, mode in modes.items() if mode != 0o644} == {}
+
+
+def test_a_bundle_folders_files_are_readable_by_everyone(tmp_path: Path) -> None:
+    """Built as a folder, every file of the bundle has mode 0644, whatever the umask of the instructor's shell."""
+    umask = os.umask(0o077)
+    try:
+        build_student_bundle(tmp_path / "bundle")
+    finally:
+        os.umask(umask)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "bundle").rglob("*") if p.is_file()}
+    assert modes["README.md"] == 0o644 and {name for name, mode in modes.items() if mode != 0o644} == set()
+
+
 def test_a_non_empty_folder_is_refused(tmp_path: Path) -> None:
     """Building into a folder that already holds something raises instead of mixing two bundles."""
     (tmp_path / "old.txt").write_text("x")
@@ -88,28 +124,124 @@ def test_a_non_empty_folder_is_refused(tmp_path: Path) -> None:
         build_student_bundle(tmp_path)
 
 
-@pytest.mark.slow
-def test_a_student_installs_the_bundle_in_a_new_environment_and_runs_the_checks(bundle_folder: Path,
-                                                                                 tmp_path: Path) -> None:
-    """In a new virtual environment (torch, then `pip install -e .`), `pytest autograder/` grades the stubs: zero points,
-    every part in the table, and the reference checks "not checked here"."""
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+def setup_lines(readme: str) -> list[str]:
+    """The commands of the README's set-up: the first ``bash`` block under "## Set-up", without comments."""
+    section = readme[readme.index("## Set-up"):]
+    block = re.search(r"```bash\n(.*?)```", section, flags=re.DOTALL)[1]
+    return [line.split("#")[0].strip() for line in block.splitlines() if line.split("#")[0].strip()]
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def student_environment(bundle_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """The bundle's README's set-up, followed line by line in a new virtual environment (but `jupyter lab`, which a
+    test starts): the environment, and the environment variables of a student's shell in it."""
+    venv = tmp_path_factory.mktemp("student-venv") / "venv"  # outside the bundle, whose files other tests list
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
-    # torch first, as the README says, and the very build this environment has ("2.13.0+cpu"), so a
-    # CPU build stays one instead of several GB of CUDA. pip finds it where this environment's came
-    # from (here PIP_FIND_LINKS; in CI, PyTorch's CPU index through PIP_EXTRA_INDEX_URL).
-    for args in ([f"torch=={TORCH_VERSION}"], ["-e", "."]):
+    lines = setup_lines((bundle_folder / "README.md").read_text())
+    assert lines[-1] == "jupyter lab", lines  # started, headless, by the test below
+    for line in lines[:-1]:
+        if line == "python3 -m venv .venv && . .venv/bin/activate":
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+            continue
+        assert line.startswith("pip install "), f"the README's set-up has a step this test does not take: {line}"
+        args = shlex.split(line)[2:]
+        if "torch" in args:
+            # The very build this environment has ("2.13.0+cpu"), which pip finds where this environment's came from
+            # (here PIP_FIND_LINKS; in CI, PyTorch's CPU index through PIP_EXTRA_INDEX_URL), not the newest on the
+            # index the README names, which this machine cannot reach.
+            args = [f"torch=={TORCH_VERSION}"]
         install = subprocess.run(pip + args, cwd=bundle_folder, capture_output=True, text=True, timeout=900)
         assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
     # A student's own home: no reply cache of an instructor's, no configuration of ours.
-    env = {**os.environ, "HOME": str(tmp_path / "home"), "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    env = {**os.environ, "HOME": str(tmp_path_factory.mktemp("home")),
+           "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     env.pop("VIRTUAL_ENV", None)
-    run = subprocess.run([str(venv / "bin" / "python"), "-m", "pytest", "autograder/"], cwd=bundle_folder, env=env,
-                         capture_output=True, text=True, timeout=900)
-    output = run.stdout + run.stderr
-    assert run.returncode == 1, output[-3000:]
+    return venv, env
+
+
+@pytest.fixture(scope="module")
+def stubs_checked(bundle_folder: Path, student_environment: tuple[Path, dict[str, str]]) -> subprocess.CompletedProcess:
+    """`pytest autograder/` in the bundle, from the student's environment: the untouched stubs, checked."""
+    venv, env = student_environment
+    return subprocess.run([str(venv / "bin" / "python"), "-m", "pytest", "autograder/"], cwd=bundle_folder, env=env,
+                          capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture
+def jupyter_lab(bundle_folder: Path, student_environment: tuple[Path, dict[str, str]]) -> Iterator[str]:
+    """`jupyter lab` as the README's last set-up line starts it, but headless, on a free port of 127.0.0.1, with a
+    token of this test's (and as root where the test runs as root, which JupyterLab otherwise refuses): its URL and
+    token, as ``http://127.0.0.1:PORT/?token=TOKEN``. Stopped at the end."""
+    venv, env = student_environment
+    port, token = free_port(), secrets.token_hex(16)
+    command = [str(venv / "bin" / "jupyter"), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--port={port}",
+               f"--ServerApp.token={token}", *(["--allow-root"] if os.geteuid() == 0 else [])]
+    server = subprocess.Popen(command, cwd=bundle_folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True)
+    try:
+        yield f"http://127.0.0.1:{port}/?token={token}"
+    finally:
+        server.terminate()
+        try:
+            server.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.communicate()
+
+
+def api(url: str, endpoint: str) -> dict | None:
+    """The JSON a Jupyter server at ``url`` (with its token) answers at ``endpoint``, or None while it does not."""
+    base, token = url.split("/?token=")
+    try:
+        with urllib.request.urlopen(f"{base}{endpoint}?token={token}", timeout=5) as response:
+            return json.loads(response.read())
+    except OSError:
+        return None
+
+
+@pytest.mark.slow
+def test_jupyter_lab_starts_from_the_readmes_set_up_and_answers(jupyter_lab: str) -> None:
+    """After the README's set-up, `jupyter lab` starts a server that answers over HTTP on 127.0.0.1, with a Python
+    kernel to run the notebooks."""
+    deadline = time.monotonic() + JUPYTER_START_SECONDS
+    while (status := api(jupyter_lab, "/api/status")) is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert status is not None and "started" in status, "JupyterLab did not answer"
+    assert "python3" in api(jupyter_lab, "/api/kernelspecs")["kernelspecs"]
+
+
+@pytest.mark.slow
+def test_a_student_installs_the_bundle_in_a_new_environment_and_runs_the_checks(
+        bundle_folder: Path, stubs_checked: subprocess.CompletedProcess) -> None:
+    """In the environment the README's set-up makes, `pytest autograder/` grades the stubs: zero points, every part in
+    the table, and the reference checks "not checked here"."""
+    output = stubs_checked.stdout + stubs_checked.stderr
+    assert stubs_checked.returncode == 1, output[-3000:]
     assert "when your instructor grades" in output and "is not implemented yet" in output, output[-3000:]
     table = output[output.rindex("Part 1: linear regression"):]
     assert all(part in table for part in ("Part 2: the Iris MLP", "Part 3: activation functions", "Total")), table
     assert f"rootdir: {bundle_folder}" in output, "the bundle's own copy of the package should grade"
+
+
+def number_free(line: str) -> str:
+    """``line`` with every number as N and its runs of spaces as one: the same line of another submission."""
+    return re.sub(r"\s+", " ", re.sub(r"\d+(\.\d+)?", "N", line)).strip()
+
+
+@pytest.mark.slow
+def test_the_readmes_lines_for_points_left_to_the_instructor_are_what_a_check_prints(
+        bundle_folder: Path, stubs_checked: subprocess.CompletedProcess) -> None:
+    """The README's example run shows each part's heading and score line, and the total, as a check prints them
+    (numbers aside): the words for the points left to the instructor are the ones students will see."""
+    readme = (bundle_folder / "README.md").read_text()
+    example = [line.strip() for line in readme.splitlines()
+               if "instructor grades" in line and line.strip().startswith(("Part ", "Total"))]
+    printed = {number_free(line) for line in (stubs_checked.stdout + stubs_checked.stderr).splitlines()}
+    assert len(example) >= 8 and [line for line in example if number_free(line) not in printed] == []
