@@ -16,7 +16,8 @@ import pytest
 
 from autograder.contract import GRADED_NAMES, RELEASE_DIR, REPO_ROOT
 from autograder.reports.similarity import Similarity, compare_class
-from tests.class_submissions import COPIES, HINT_FOLLOWERS, INDEPENDENT, build_class
+from autograder.reports.similarity import THRESHOLD
+from tests.class_submissions import COPIES, HINT_FOLLOWERS, INDEPENDENT, build_class, pasted_below_stubs
 
 NOTEBOOKS = list(GRADED_NAMES)
 
@@ -59,6 +60,29 @@ def test_without_the_class_s_common_code_the_hint_followers_would_be_flagged(cla
     with patch("autograder.reports.similarity.MIN_COMMON", len(class_folders) + 1):
         flagged = flagged_pairs(compare_class(class_folders, RELEASE_DIR, NOTEBOOKS))
     assert ("ada", "lee") in flagged
+
+
+def test_a_copy_pasted_into_new_cells_below_the_stubs_is_flagged(class_folders: dict[str, Path], tmp_path: Path) -> None:
+    """hana's answer cells pasted as new cells below untouched stubs are compared where the grader loads them:
+    flagged, at the threshold or more in every notebook."""
+    pasted = pasted_below_stubs(tmp_path / "pat", class_folders["hana"])
+    pair = compare_class({"hana": class_folders["hana"], "pat": pasted}, RELEASE_DIR, NOTEBOOKS).pairs[0]
+    assert pair.flagged and all(match.similarity >= THRESHOLD for match in pair.by_notebook.values()), pair
+
+
+def test_exploratory_cells_are_not_compared(class_folders: dict[str, Path], tmp_path: Path) -> None:
+    """Code the grader never runs (a training run, a print, a plot) pasted from a classmate is not compared: kim with
+    every cell of hana's that is not a definition added is as similar to hana as before."""
+    kim = shutil.copytree(class_folders["kim"], tmp_path / "kim")
+    for path in kim.glob("*.ipynb"):
+        notebook = nbformat.read(path, as_version=4)
+        hanas = nbformat.read(class_folders["hana"] / path.name, as_version=4).cells
+        notebook.cells += [nbformat.v4.new_code_cell(f"for _ in range(3):\n    print({i})\n{cell.source!r}")
+                           for i, cell in enumerate(hanas) if cell.cell_type == "code"]
+        nbformat.write(notebook, path)
+    before = compare_class({"hana": class_folders["hana"], "kim": class_folders["kim"]}, RELEASE_DIR, NOTEBOOKS)
+    after = compare_class({"hana": class_folders["hana"], "kim": kim}, RELEASE_DIR, NOTEBOOKS)
+    assert after.pairs[0].by_notebook == before.pairs[0].by_notebook
 
 
 def test_identical_answers_are_flagged_in_the_notebooks_they_share(similarity: Similarity) -> None:

@@ -1,14 +1,19 @@
-"""Pairs of submissions whose answer cells are suspiciously similar: copydetect's fingerprints, starter code excluded.
+"""Pairs of submissions whose graded code is suspiciously similar: copydetect's fingerprints, starter code excluded.
 
-For each notebook, the code of each student's answer cells (nbgrader's solution cells; every
-code cell of a notebook that has lost nbgrader's metadata) is fingerprinted by copydetect,
-which replaces every name with one letter and drops comments, docstrings and whitespace, so
-renamed variables and reformatted lines do not hide a copy. Every fingerprint that also occurs
-in the released notebook (signatures, docstrings, stubs, the demonstration cells) is dropped:
-what students were given is not evidence; so is every fingerprint that half the class shares (what the
-notebook's hints lead everyone to write). Each pair of students is then compared notebook by notebook.
+For each notebook, the code the grader loads and grades is compared: for each graded name, its
+program (``boundary.program``: every top-level definition that binds it, then those of the names
+they use, transitively), read from the notebook's code cells as the grader reads them
+(``boundary.notebook``), wherever in the notebook it sits. An answer pasted into a new cell below
+an untouched stub is compared like one written in place (nbgrader's metadata is not consulted), and
+exploratory cells the grader never runs are not. copydetect fingerprints that code: it replaces
+every name with one letter and drops comments, docstrings and whitespace, so renamed variables and
+reformatted lines do not hide a copy. Every fingerprint that also occurs in the released notebook
+(signatures, docstrings, stubs, the demonstration cells) is dropped: what students were given is
+not evidence; so is every fingerprint that half the class shares (what the notebook's hints lead
+everyone to write). Each pair of students is then compared notebook by notebook.
 """
 
+import ast
 import io
 import itertools
 import json
@@ -21,7 +26,9 @@ import nbformat
 import numpy as np
 from copydetect import CodeFingerprint, compare_files
 
-from autograder.boundary.notebook import MAX_NOTEBOOK_BYTES, read_submitted_file
+from autograder.boundary.notebook import MAX_NOTEBOOK_BYTES, definitions, notebook_cells, read_submitted_file
+from autograder.boundary.program import program
+from autograder.contract import GRADED_NAMES
 
 # A match shorter than NOISE characters of filtered code (every name counts one character, so
 # about two lines) is ignored. copydetect's default, 25, is about one line: at 25, the lecture's
@@ -92,9 +99,8 @@ class Similarity:
         return [pair for pair in self.pairs if pair.flagged]
 
 
-def code_cells(notebook: str | bytes, answers_only: bool) -> str:
-    """The code cells of the ``notebook`` (its JSON text), joined; with ``answers_only``, only nbgrader's
-    solution cells (or every code cell, where the notebook has no cell marked as a solution).
+def code_cells(notebook: str | bytes) -> str:
+    """Every code cell of the ``notebook`` (its JSON text), joined, as written.
 
     Raises ``ValueError`` or what nbformat raises for a text that is not a notebook.
     """
@@ -102,11 +108,36 @@ def code_cells(notebook: str | bytes, answers_only: bool) -> str:
     if not (isinstance(content, dict) and content.get("nbformat") == 4):  # older: nbformat converts it
         content = nbformat.reads(json.dumps(content), as_version=4)
     cells = [cell for cell in content["cells"] if isinstance(cell, dict) and cell.get("cell_type") == "code"]
-    if answers_only:
-        solutions = [cell for cell in cells if cell.get("metadata", {}).get("nbgrader", {}).get("solution")]
-        cells = solutions or cells
-    return "\n\n".join("".join(map(str, s)) if isinstance(s := cell.get("source", ""), list) else str(s)
-                        for cell in cells)
+    return "\n\n".join("".join(map(str, s)) if isinstance(s, list) else str(s)
+                        for s in (cell.get("source", "") for cell in cells))
+
+
+def graded_code(content: bytes, notebook: str) -> str:
+    """The code the grader loads and grades in a notebook's bytes: the programs of its graded names, each statement
+    once, in the notebook's order, as ``ast.unparse`` writes it (so a copy is the same text wherever it is pasted).
+
+    Raises ``SubmissionError`` for bytes that are not a notebook.
+    """
+    cells = notebook_cells(content, notebook)
+    place = {cell.filename: position for position, cell in enumerate(cells)}
+    chosen: dict[tuple[int, int], ast.stmt] = {}
+    for name in GRADED_NAMES.get(notebook, ()):
+        for cell in program(cells, name):
+            statements = definitions(cell)
+            for index in cell.only:
+                chosen[(place[cell.filename], index)] = statements[index]
+    return "\n\n".join(ast.unparse(chosen[key]) for key in sorted(chosen))
+
+
+def every_definition(content: bytes, notebook: str) -> str:
+    """Every definition the grader would load from a notebook's bytes, as ``ast.unparse`` writes it."""
+    statements = []
+    for cell in notebook_cells(content, notebook):
+        try:
+            statements += definitions(cell)
+        except SyntaxError:
+            continue
+    return "\n\n".join(ast.unparse(statement) for statement in statements)
 
 
 def fingerprint(code: str, boilerplate: np.ndarray | None = None, window: int = 1) -> CodeFingerprint:
@@ -115,15 +146,12 @@ def fingerprint(code: str, boilerplate: np.ndarray | None = None, window: int = 
 
 
 def starter_hashes(starter: Path) -> np.ndarray:
-    """Every k-gram hash of the released notebook's code.
-
-    Both the whole notebook's code and its answer cells alone: a k-gram that spans the end of
-    one answer cell and the start of the next occurs only in the latter.
-    """
-    hashes = set()
-    for answers_only in (False, True):
-        hashes |= fingerprint(code_cells(starter.read_text(), answers_only)).hashes
-    return np.array(sorted(hashes))
+    """Every k-gram hash of the released notebook's code: its cells as written, its definitions and its graded code
+    as ``graded_code`` writes them (a student's graded code is compared in that form, and a k-gram that spans two
+    statements is found only in the code that has them side by side)."""
+    content = starter.read_bytes()
+    codes = (code_cells(content), every_definition(content, starter.name), graded_code(content, starter.name))
+    return np.array(sorted(set().union(*(fingerprint(code).hashes for code in codes))))
 
 
 def match(first: CodeFingerprint, second: CodeFingerprint) -> NotebookMatch:
@@ -163,7 +191,7 @@ def compare_class(submissions: dict[str, Path], starter_dir: Path, notebooks: li
             if not (folder / notebook).exists() and not (folder / notebook).is_symlink():
                 continue
             try:
-                code = code_cells(read_submitted_file(folder / notebook, MAX_NOTEBOOK_BYTES), answers_only=True)
+                code = graded_code(read_submitted_file(folder / notebook, MAX_NOTEBOOK_BYTES), notebook)
             except Exception:  # noqa: BLE001 - any unreadable file is reported, whatever nbformat raised
                 unreadable.setdefault(student, []).append(notebook)
                 continue
