@@ -29,10 +29,12 @@ def main(argv: list[str] | None = None) -> int:
 
     grade_all = commands.add_parser(
         "grade-all", help="grade every submission in nbgrader's submitted/ folder",
-        description="Grade every <student>/<assignment>/ folder under DIR, in parallel; a re-run grades only "
-        "what is new or changed. Writes OUT/<student>/results.json and feedback.html, OUT/grades.csv and "
-        "OUT/class_report.html (the class's scores, checks, common failures and suspiciously similar submissions). "
-        "Options after these go to each grading, e.g. --call-timeout 10.")
+        description="Grade the <student>/<assignment>/ folder under DIR of every student of the class, in parallel; "
+        "a re-run grades only what is new or changed. The class is the roster: the gradebook's students and, or, "
+        "--roster's; a folder of no student on it is reported and not graded (with no roster, a folder whose name "
+        "is not a plain id). Writes OUT/<student>/results.json and feedback.html, OUT/grades.csv (every student "
+        "on the roster) and OUT/class_report.html (the class's scores, checks, common failures, submission times "
+        "and suspiciously similar submissions). Options after these go to each grading, e.g. --call-timeout 10.")
     grade_all.add_argument("submitted", type=Path, metavar="DIR", help="nbgrader's submitted/ folder")
     grade_all.add_argument("--out", type=Path, required=True, help="folder for the results")
     grade_all.add_argument("--assignment", default=ASSIGNMENT_ID, help="the assignment's folder name (default: %(default)s)")
@@ -45,6 +47,16 @@ def main(argv: list[str] | None = None) -> int:
                            help="also write each notebook's feedback where `nbgrader release_feedback` takes it "
                            "(the course's feedback/ folder)")
 
+    grade_all.add_argument("--roster", type=Path, metavar="STUDENTS_CSV",
+                           help="the class list, a CSV with an id column (students.example.csv's format); with "
+                           "--gradebook, its students are on the roster too")
+    grade_all.add_argument("--admit-unlisted", action="store_true",
+                           help="also grade, and write to the gradebook, the folders whose names are plain ids but "
+                           "not on the roster")
+    grade_all.add_argument("--exchange", type=Path, metavar="COURSE_EXCHANGE",
+                           help="the course's folder in nbgrader's exchange (Exchange.root/course_id), whose change "
+                           "times are the submission times (default with --gradebook: found from nbgrader's "
+                           "configuration of the current folder)")
     grade_all.add_argument("--allow-unconfined", action="store_true",
                            help="grade even where student code cannot be confined (then any student could read "
                            "the reference or others' work, or forge a grade)")
@@ -70,10 +82,11 @@ def main(argv: list[str] | None = None) -> int:
         command = grader_command(notebooks_folder(args.submission), None, *passed_on)
         return subprocess.call(command, env=grader_environment())
     if args.command == "grade-all":
-        from autograder.instructor.classroom import grade_class
+        from autograder.instructor.grade_all import grade_class
 
         return grade_class(args.submitted, args.out, args.reference, args.assignment, args.jobs, args.regrade,
-                           args.gradebook, args.feedback, args.allow_unconfined, passed_on)
+                           args.gradebook, args.feedback, args.allow_unconfined, passed_on, args.roster,
+                           args.exchange, args.admit_unlisted)
     if args.command == "student-bundle":
         from autograder.instructor.student_bundle import build_student_bundle
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from autograder.contract import ASSIGNMENT_ID, PARTS, RELEASE_DIR, REPO_ROOT
-from autograder.instructor.classroom import grades_csv
+from autograder.instructor.class_outputs import grades_csv
+from autograder.reports.class_record import ClassRecord
 from autograder.reports.report import Graded, write_atomically, write_results
 
 
@@ -36,9 +37,10 @@ def test_results_json_stays_private(tmp_path):
 
 def test_grades_csv_writes_every_score_alike():
     """Zeros for ungraded and absent students are written as graded students' zeros are: '0', never '0.0'."""
-    rows = grades_csv([graded("alice", 1.5), graded("carol", 0.0), Graded("erin", None, "crashed")], ["frank"])
+    rows = grades_csv(ClassRecord([graded("alice", 1.5), graded("carol", 0.0), Graded("erin", None, "crashed")],
+                                  absent=["frank"]))
     cells = [cell for line in rows.splitlines()[1:] for cell in line.split(",")[1:]]
-    assert rows.splitlines()[1] == "alice,6,8,1.5,1.5,1.5,1.5"
+    assert rows.splitlines()[1] == "alice,6,8,1.5,1.5,1.5,1.5,graded,"
     assert "0.0" not in cells and cells.count("0") == 3 * (1 + len(PARTS))
 
 
@@ -51,8 +53,7 @@ def test_the_gradebook_takes_grades_without_sqlalchemy_warnings(tmp_path):
     url = make_gradebook(tmp_path / "gradebook.db", max_score=2.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        absent = record_grades(url, ASSIGNMENT_ID, [graded("alice", 1.5), Graded("erin", None, "crashed")], tmp_path)
-    assert absent == []
+        record_grades(url, ASSIGNMENT_ID, ClassRecord([graded("alice", 1.5), Graded("erin", None, "crashed")]), None)
 
 
 def test_the_sample_students_csv_has_nbgrader_s_columns():
@@ -67,18 +68,21 @@ def test_course_outputs_are_ignored_by_git():
     assert {"/submitted/", "/autograded/", "/feedback/", "/graded/", "/grades.csv", "/students.csv", "/release/"} <= ignored
 
 
-def make_gradebook(path: Path, max_score: float) -> str:
-    """An nbgrader gradebook at ``path`` that knows the assignment's grade cells, each worth ``max_score``; its URL."""
+def make_gradebook(path: Path, max_score: float, students: tuple[str, ...] = ()) -> str:
+    """An nbgrader gradebook at ``path`` that knows ``students`` and the assignment's parts, each a task cell worth
+    ``max_score``, as generate_assignment makes them; its URL."""
     from nbgrader.api import Gradebook
 
     url = f"sqlite:///{path}"
     with Gradebook(url) as gradebook:
+        for student in students:
+            gradebook.add_student(student)
         gradebook.add_assignment(ASSIGNMENT_ID)
         for part in PARTS.values():
             notebook = Path(part.notebook).stem
             if notebook not in {n.name for n in gradebook.find_assignment(ASSIGNMENT_ID).notebooks}:
                 gradebook.add_notebook(notebook, ASSIGNMENT_ID)
-            gradebook.add_grade_cell(part.grade_cell, notebook, ASSIGNMENT_ID, max_score=max_score, cell_type="code")
+            gradebook.add_task_cell(part.grade_cell, notebook, ASSIGNMENT_ID, max_score=max_score, cell_type="markdown")
     return url
 
 
@@ -109,7 +113,7 @@ def test_a_gradebook_that_fails_after_grading_costs_only_itself(one_student, tmp
     """A gradebook whose grade cells are worth other points than the parts takes no grade, and says so; grades.csv,
     the class report and the feedback folder are written all the same, and the exit code says what failed."""
     out, feedback = tmp_path / "graded", tmp_path / "feedback"
-    url = make_gradebook(tmp_path / "gradebook.db", max_score=1.0)
+    url = make_gradebook(tmp_path / "gradebook.db", max_score=1.0, students=("alice",))
     run = grade_all(one_student, out, "--gradebook", url, "--feedback", str(feedback))
     assert run.returncode == 2 and "Not written: the gradebook" in run.stderr, run.stdout + run.stderr
     assert (out / "grades.csv").is_file() and (out / "class_report.html").is_file()

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from autograder.reports import class_report
-from autograder.reports.class_report import failure_groups, message_key, pass_rates, stubs_left
+from autograder.reports.causes import failure_groups, message_key, pass_rates, stubs_left
+from autograder.reports.class_record import ClassRecord
 from autograder.reports.report import Graded
 from autograder.reports.similarity import NotebookMatch, SimilarPair, Similarity
 from tests.browser import browser, open_page, page_facts, screenshot  # noqa: F401 - browser is a fixture
@@ -89,7 +90,7 @@ def small_class_page() -> str:
     grades = [graded("a", check("test_x", PART1, True), check("test_y", PART3, True)),
               graded("b", check("test_x", PART1, False, "x is wrong"), check("test_y", PART3, True)),
               Graded("c", None, "not graded: the grading run did not complete; see c/grading.log")]
-    return class_report.render(grades, Similarity([]), "pytorch_nn", WHEN)
+    return class_report.render(ClassRecord(grades), Similarity([]), "pytorch_nn", WHEN)
 
 
 def test_the_page_needs_nothing_but_itself(small_class_page: str) -> None:
@@ -135,13 +136,13 @@ def test_the_hardest_check_comes_first(small_class_page: str) -> None:
 def test_one_flagged_pair_is_said_in_the_singular() -> None:
     """The summary says "1 pair of submissions is", never "1 pairs"."""
     pair = SimilarPair("a", "b", {"03_activations.ipynb": NotebookMatch(0.9, 500)})
-    assert "1 pair of submissions is suspiciously similar" in class_report.summary([], Similarity([pair]))
+    assert "1 pair of submissions is suspiciously similar" in class_report.summary(ClassRecord([]), Similarity([pair]))
 
 
 def test_the_page_is_readable_by_others(tmp_path: Path) -> None:
     """The class report is written with mode 0644, so a teaching assistant on the same machine can open it."""
     path = tmp_path / class_report.CLASS_REPORT
-    class_report.write(path, [], Similarity([]), "pytorch_nn", WHEN)
+    class_report.write(path, ClassRecord([]), Similarity([]), "pytorch_nn", WHEN)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
 
 

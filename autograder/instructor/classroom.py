@@ -9,41 +9,31 @@ Each finished grade is written at once, with a fingerprint of what was graded, s
 interrupted run loses nothing finished and a re-run grades only what is new or changed.
 """
 
-import csv
 import dataclasses
-import io
 import json
 import os
 import queue
 import signal
-import statistics
 import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from datetime import datetime
 from pathlib import Path
 
 from tqdm import tqdm
 
-from autograder.boundary.confinement import Confinement, find_confinement
-from autograder.boundary.worker import preload
-from autograder.boundary.notebook import read_submitted_file
-from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, PARTS, PROBE_MODULES, REPO_ROOT, parts_of
+from autograder.boundary.confinement import Confinement
+from autograder.contract import ASSIGNMENT_ID
 from autograder.fingerprint import digest_files, files_under, grader_digest
 from autograder.instructor.launch import COMPLETED, grader_arguments, grader_environment
-from autograder.reports import class_report
-from autograder.reports.report import Graded, format_points, part_points, write_atomically
-from autograder.reports.similarity import Similarity, compare_class
-from autograder.reports.student_report import render
+from autograder.reports.report import Graded, write_atomically
+from autograder.reports.untrusted import log_text
 
 RESULTS = "results.json"
 FINGERPRINT = "fingerprint.txt"
 LOG = "grading.log"
-FEEDBACK = "feedback.html"
-# What nbgrader's release_feedback needs beside each feedback page, copied from the submission
-# (only regular files, never a link).
-NBGRADER_SUBMISSION_FILES = ("timestamp.txt", "submission_secret.txt")
+# A grading's log longer than this is cut when it is made inert (a grading's log is some kB).
+MAX_LOG_BYTES = 16 * 1024 * 1024
 
 
 class JobSlot:
@@ -87,12 +77,13 @@ class JobSlot:
 
 
 class ClassGrader:
-    """Grades the submissions under ``submitted`` into ``out``, ``jobs`` at a time."""
+    """Grades the submissions of ``students`` under ``submitted`` into ``out``, ``jobs`` at a time."""
 
-    def __init__(self, submitted: Path, out: Path, reference: Path, assignment: str = ASSIGNMENT_ID,
+    def __init__(self, submitted: Path, out: Path, reference: Path, students: list[str], assignment: str = ASSIGNMENT_ID,
                  jobs: int | None = None, protected: list[Path] = (), allow_unconfined: bool = False,
                  options: list[str] = ()) -> None:
         self.submitted, self.out, self.reference, self.assignment = submitted, out, reference, assignment
+        self.ids = list(students)  # the folders of submitted/ to grade: the roster's (see roster.py)
         self.confinement: Confinement | None = None  # the class's, once tried (see ``grade``)
         self.jobs = jobs or os.cpu_count() or 1
         # No student's code may read the class's submissions and results, nor run unconfined unless allowed.
@@ -117,11 +108,6 @@ class ClassGrader:
         digest_files(files_under(submission), submission, "submission", digest)
         return digest.hexdigest()
 
-    def students(self) -> list[str]:
-        """Every student with a folder in ``submitted``, sorted."""
-        return sorted(p.name for p in self.submitted.iterdir()
-                      if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
-
     def is_up_to_date(self, student_id: str, digest: str) -> bool:
         """Whether this student's results were made from files whose fingerprint is ``digest``."""
         recorded = self.out / student_id / FINGERPRINT
@@ -131,7 +117,7 @@ class ClassGrader:
     def start(self, regrade: bool = False) -> None:
         """Find what is new or changed (everything with ``regrade``), and start a job slot for each, up to ``jobs``:
         they import what gradings need while the confinement is tried. ``stop`` must follow, whatever happens."""
-        self._digests = {s: self.fingerprint(s) for s in self.students()}
+        self._digests = {s: self.fingerprint(s) for s in self.ids}
         self._todo = [s for s, digest in self._digests.items() if regrade or not self.is_up_to_date(s, digest)]
         try:
             for _ in range(min(self.jobs, len(self._todo))):
@@ -193,6 +179,7 @@ class ClassGrader:
                 self._add_slot()
         else:
             self._slots.put(slot)
+        inert_log(folder / LOG)
         if returncode in COMPLETED and (folder / RESULTS).is_file():
             write_atomically(folder / FINGERPRINT, digest)
         else:
@@ -221,179 +208,15 @@ class ClassGrader:
         return Graded(student_id, None, f"not graded: the grading run did not complete; see {log}")
 
 
-def grades_csv(grades: list[Graded], absent: list[str] = ()) -> str:
-    """One row per student: ``student_id``, ``score``, ``max_score``, then one column per part.
-
-    Students in ``absent`` (known to the gradebook, nothing submitted) and submissions that
-    could not be graded get zero. Every figure is written as the score table writes it
-    (``0``, ``1.5``, ``63``), whoever it is for.
-    """
-    max_score = next((g.results["max_score"] for g in grades if g.results is not None), 0.0)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student_id", "score", "max_score", *PARTS])
-    nothing = dict.fromkeys(PARTS, 0.0)
-    rows = [(g.student_id, g.results["score"] if g.results else 0.0, g.results["max_score"] if g.results else max_score,
-             part_points(g.results) if g.results else nothing) for g in grades]
-    rows += [(student_id, 0.0, max_score, nothing) for student_id in absent]
-    for student_id, score, maximum, parts in rows:
-        writer.writerow([student_id, *(format_points(x) for x in (score, maximum, *(parts[p] for p in PARTS)))])
-    return buffer.getvalue()
-
-
-def grade_class(submitted: Path, out: Path, reference: Path, assignment: str = ASSIGNMENT_ID,
-                jobs: int | None = None, regrade: bool = False, gradebook: str | None = None,
-                feedback: Path | None = None, allow_unconfined: bool = False, options: list[str] = ()) -> int:
-    """``python -m autograder grade-all``: grade, then write feedback, grades.csv and the gradebook.
-
-    Returns the exit code: 0 when every submission has a grade, 1 when some could not be
-    graded (each gets zero and says why), 2 for a usage problem, 130 when interrupted.
-    """
-    if not submitted.is_dir():
-        print(f"{submitted} is not a folder; give nbgrader's submitted/ folder.", file=sys.stderr)
-        return 2
-    problems = destination_problems(out, gradebook, feedback, assignment)
-    if problems:
-        print("Nothing was graded: " + "; ".join(problems) + ".", file=sys.stderr)
-        return 2
-    out.mkdir(parents=True, exist_ok=True)
-    protected = [submitted, out, *([feedback] if feedback is not None else [])]
-    grader = ClassGrader(submitted, out, reference, assignment, jobs, protected, allow_unconfined, options)
+def inert_log(path: Path) -> None:
+    """Rewrite a grading's log so that printing it runs nothing: every control character but newlines and tabs
+    escaped (student code's messages are in it), bytes that are not UTF-8 as ``\\xNN``; its mode kept."""
     try:
-        grader.start(regrade)
-        preload(PROBE_MODULES)  # the trial is a fork of this process, as a grading's workers are of theirs
-        confinement = find_confinement([reference, *protected])
-        print(confinement.log_line)
-        if not confinement.active and not allow_unconfined:
-            print("Nothing was graded: a class is graded only where student code is confined, so that no student "
-                  "can read another's work or forge a grade. Grade on Linux as root (or with user namespaces), "
-                  "or pass --allow-unconfined to grade anyway.", file=sys.stderr)
-            return 2
-        if grader.unstartable is not None:
-            print(f"Nothing was graded: no job slot ({sys.executable} -m autograder.slot) could start: "
-                  f"{grader.unstartable}", file=sys.stderr)
-            return 1
-        graded_now, grades = grader.grade(confinement)
-    except KeyboardInterrupt:
-        print(f"Interrupted. Every finished grade is kept in {out}; "
-              "run the same command again to grade the rest.", file=sys.stderr)
-        return 130
-    finally:
-        grader.stop()
-    # Each destination from here on costs only itself if it fails: the others are still written.
-    failed = []
-    for graded in grades:
-        page = out / graded.student_id / FEEDBACK
-        if graded.student_id in graded_now or not page.is_file():
-            write_atomically(page, feedback_page(graded, list(PARTS)))
-    absent: list[str] = []
-    if gradebook is not None:
-        from autograder.instructor.gradebook import record_grades
-
-        try:
-            absent = record_grades(gradebook, assignment, grades, submitted)
-        except Exception as error:  # noqa: BLE001 - the gradebook's failure, whatever it is, is the gradebook's alone
-            failed.append(f"the gradebook {gradebook} ({error})")
-    similarity = None
-    try:
-        write_atomically(out / "grades.csv", grades_csv(grades, absent))
-        similarity = write_class_report(out, grades, submitted, assignment)
-    except OSError as error:
-        failed.append(f"the grades or the class report in {out} ({error})")
-    if feedback is not None:
-        try:
-            for graded in grades:
-                place_feedback(graded, submitted / graded.student_id / assignment,
-                               feedback / graded.student_id / assignment)
-        except OSError as error:
-            failed.append(f"the feedback in {feedback} ({error})")
-    problems = [g for g in grades if g.results is None]
-    print(f"{len(graded_now)} graded now, {len(grades) - len(graded_now)} already up to date; "
-          f"grades in {out / 'grades.csv'}" + (f", {len(absent)} without a submission: {', '.join(absent)}" if absent else ""))
-    print(f"Class report: {out / class_report.CLASS_REPORT}")
-    print(class_summary(grades, similarity))
-    for graded in problems:
-        print(f"{graded.student_id}: {graded.problem}", file=sys.stderr)
-    for destination in failed:
-        print(f"Not written: {destination}. Everything else was.", file=sys.stderr)
-    return 2 if failed else 1 if problems else 0
-
-
-def writable_folder(folder: Path) -> str | None:
-    """Why files cannot be written in ``folder`` (made where it is missing), or None if they can; makes nothing."""
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        return f"{existing} is not a folder"
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return f"{existing} cannot be written by this user"
-    return None
-
-
-def destination_problems(out: Path, gradebook: str | None, feedback: Path | None, assignment: str) -> list[str]:
-    """Each destination that cannot take the class's grades, and the fix, found before any grading."""
-    problems = []
-    for option, folder in (("--out", out), ("--feedback", feedback)):
-        why = None if folder is None else writable_folder(folder)
-        if why is not None:
-            problems.append(f"{option} {folder}: {why}; give a folder you can write")
-    if gradebook is not None:
-        from autograder.instructor.gradebook import gradebook_problem
-
-        why = gradebook_problem(gradebook, assignment)
-        if why is not None:
-            problems.append(f"--gradebook {gradebook}: {why}")
-    return problems
-
-
-def class_summary(grades: list[Graded], similarity: Similarity | None) -> str:
-    """One line for the terminal: how many were graded, the median, what could not be graded, the flagged pairs."""
-    scored = [g.results["score"] for g in grades if g.results is not None]
-    words = [f"{len(scored)} of {len(grades)} submissions graded"]
-    if scored:
-        maximum = next(g.results["max_score"] for g in grades if g.results is not None)
-        words.append(f"median {format_points(statistics.median(scored))} / {format_points(maximum)}")
-    if len(scored) < len(grades):
-        words.append(f"{len(grades) - len(scored)} could not be graded")
-    if similarity is not None:
-        flagged = len(similarity.flagged)
-        words.append(f"{flagged} {'pair' if flagged == 1 else 'pairs'} of submissions flagged as similar")
-    return "Summary: " + "; ".join(words) + "."
-
-
-def write_class_report(out: Path, grades: list[Graded], submitted: Path, assignment: str) -> Similarity:
-    """``out/class_report.html``: the class's scores, checks, failures and similar submissions.
-
-    Similarity is computed afresh each time (a second for a class of 8, pairs grow as the class
-    squared), with the released notebooks in ``assignments/`` as the starter code to exclude.
-    """
-    submissions = {g.student_id: submitted / g.student_id / assignment for g in grades}
-    similarity = compare_class(submissions, REPO_ROOT / "assignments" / assignment, list(GRADED_NAMES))
-    class_report.write(out / class_report.CLASS_REPORT, grades, similarity, assignment, datetime.now().astimezone())
-    return similarity
-
-
-def feedback_page(graded: Graded, parts: list[str]) -> str:
-    """The student's page for ``parts``; without the figures the student's code reported, where they break it.
-
-    Those figures (the training curves) are whatever the student's ``train_mlp`` returned: one
-    student's odd values must cost their page its plot, never the class its grades.
-    """
-    try:
-        return render(graded.student_id, graded.results, parts, graded.problem)
-    except Exception:  # noqa: BLE001 - any failure of the student's own figures; the grades still go out
-        results = {**graded.results, "extra_data": {}} if graded.results else graded.results
-        return render(graded.student_id, results, parts, graded.problem)
-
-
-def place_feedback(graded: Graded, submission: Path, destination: Path) -> None:
-    """One page per submitted notebook, with that notebook's parts, where ``nbgrader release_feedback`` looks."""
-    destination.mkdir(parents=True, exist_ok=True)
-    for name in NBGRADER_SUBMISSION_FILES:
-        content = read_submitted_file(submission / name)
-        if content is not None:
-            (destination / name).write_bytes(content)
-    for notebook in GRADED_NAMES:
-        if (submission / notebook).is_file():
-            write_atomically(destination / f"{Path(notebook).stem}.html", feedback_page(graded, parts_of(notebook)))
+        mode = os.stat(path).st_mode & 0o777
+        with open(path, "rb") as handle:
+            content = handle.read(MAX_LOG_BYTES + 1)
+    except OSError:  # no log (the slot died before it opened one): nothing to make inert
+        return
+    text = content[:MAX_LOG_BYTES].decode("utf-8", errors="backslashreplace")
+    cut = f"\n[cut at {MAX_LOG_BYTES // 2**20} MB]\n" if len(content) > MAX_LOG_BYTES else ""
+    write_atomically(path, log_text(text) + cut, mode)
