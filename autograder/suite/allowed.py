@@ -16,6 +16,9 @@ and dtype. Nothing transcendental beyond ``exp`` and ``log`` (trigonometric, hyp
 functions) and nothing complex is on the list: through them an activation is one identity away.
 """
 
+import functools
+import types
+
 # Functions, constants and types of modules, by their full dotted names, by why they are there.
 MODULE_ENTRIES: dict[str, tuple[str, ...]] = {
     "the exponential and the logarithm, and their stable combinations": (
@@ -74,6 +77,10 @@ VALUE_ENTRIES: dict[str, tuple[str, ...]] = {
     "lists and dicts built along the way": ("append", "extend", "items", "keys"),
 }
 
+# The dunder names the list allows: a class's name (a string), and the class of an object of the student's own.
+VALUE_DUNDERS = frozenset({"__name__"})
+OWN_DUNDERS = frozenset({"__class__"})
+
 # Built-in functions and types an activation may use.
 BUILTINS = frozenset({
     "abs", "all", "any", "bool", "callable", "dict", "divmod", "enumerate", "filter", "float", "frozenset", "int",
@@ -89,7 +96,31 @@ BASES = frozenset({"torch.autograd.Function", "torch.nn.Module", "object"})
 SPECIAL_METHODS = frozenset({"__init__", "__call__", "__repr__", "__str__"})
 
 MODULE_FUNCTIONS = frozenset(name for names in MODULE_ENTRIES.values() for name in names)
-VALUE_ATTRIBUTES = frozenset(name for names in VALUE_ENTRIES.values() for name in names)
+VALUE_ATTRIBUTES = frozenset(name for names in VALUE_ENTRIES.values() for name in names) | VALUE_DUNDERS
+
+
+@functools.cache
+def reachable_types() -> tuple[type, ...]:
+    """The types of every object an activation can hold: what the entries of the list return, Python's own objects
+    (functions, generators, frames, exceptions, containers) and the classes it may derive from."""
+    import torch
+
+    return (torch.Tensor, torch.finfo, torch.dtype, torch.device, torch.Size, torch.nn.Module, torch.nn.Parameter,
+            torch.autograd.Function, torch.autograd.function.FunctionCtx, torch.autograd.function.BackwardCFunction,
+            torch.return_types.max, torch.return_types.min, type(torch.no_grad()), type(torch.enable_grad()),
+            types.FunctionType, types.MethodType, types.BuiltinFunctionType, types.GeneratorType, types.CoroutineType,
+            types.AsyncGeneratorType, types.FrameType, types.TracebackType, types.CodeType, types.ModuleType,
+            types.CellType, type, object, super, property, staticmethod, classmethod, BaseException, list, dict, tuple,
+            set, frozenset, str, bytes, bytearray, int, float, complex, bool, range, slice, map, filter, zip, enumerate,
+            reversed, memoryview, type(iter([])), type(iter(())), type(iter(range(0))), type({}.items()),
+            type({}.keys()), type({}.values()))
+
+
+def is_fresh(name: str) -> bool:
+    """Whether ``name`` names nothing any object an activation can hold already has: a name of the student's own,
+    which they may set on a value and read back (``self.inp.g = ...``, as fastai's course writes layers); a name
+    that exists (``grad``, ``data``, ``gi_frame``) would reach or change what is already there."""
+    return not (name.startswith("__") and name.endswith("__")) and not any(hasattr(kind, name) for kind in reachable_types())
 
 
 def listed(names: frozenset[str] | tuple[str, ...], prefix: str = "") -> str:
@@ -101,3 +132,33 @@ def module_list(module: str) -> str:
     """What the list allows of ``module`` (``torch``, ``math``, ...), for a refusal's message."""
     entries = [name for name in MODULE_FUNCTIONS if name.rpartition(".")[0] == module]
     return f"{module}: {listed(tuple(entries), module + '.')}" if entries else f"{module}: nothing"
+
+
+LIST_HEADING = "**What your activations may use.**"
+
+
+def instructions() -> str:
+    """The list as ``03_activations.ipynb`` states it to students, in a markdown cell of its own (a test keeps the two
+    the same)."""
+    def code(names: tuple[str, ...] | frozenset[str], prefix: str = "") -> str:
+        return ", ".join(f"`{prefix}{name}`" for name in sorted(names))
+
+    lines = [
+        f"{LIST_HEADING} The grader reads the code of each activation, and of every function, class and constant "
+        "of yours it uses, before it runs any of it, and every name in that code must be on this list or your own; "
+        "anything else is refused, however it is reached, with its line, and the activation earns no points. "
+        "Your own are your parameters and local variables, your functions, your constants written as literals "
+        "(`EPS = 1e-12`), your classes (deriving from " + code(BASES) + "; special methods "
+        + code(SPECIAL_METHODS) + ") and what they define or set on `self`, `ctx` or the class. Arithmetic and "
+        "comparisons with operators (`+ - * / ** @ < >= ...`), `if`, loops, indexing and slicing need no entry. "
+        "Complex numbers, dunder names (but `super().__init__()`), `global` and imports inside functions are "
+        "refused.",
+        "",
+    ]
+    for why, names in MODULE_ENTRIES.items():
+        lines.append(f"- {why[0].upper()}{why[1:]}: {code(names)}.")
+    lines.append(f"- Imports: of {code(MODULES)}, or of an entry above (`from torch import exp`).")
+    for why, names in VALUE_ENTRIES.items():
+        lines.append(f"- On any tensor or value, {why}: {code(names, '.')}.")
+    lines.append(f"- Built-ins: {code(BUILTINS)}.")
+    return "\n".join(lines)

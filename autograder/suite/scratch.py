@@ -30,6 +30,7 @@ from autograder.boundary.notebook import Cell
 from autograder.boundary.program import (ScopeWalk, Statement, bound_at_top, is_builtin, notebook_definitions, program,
                                          program_statements, UsedNames)
 from autograder.suite import allowed
+from autograder.suite.own_classes import OwnClass, OwnClasses, allows
 
 SHOWN_LENGTH = 60
 # The most code of a notebook the grader judges (an honest one holds a few kB; parsing costs some hundred
@@ -41,7 +42,7 @@ HINT = ("Part 3 allows only the operations listed at the top of 03_activations.i
 # What PyTorch's own activations are called, for the recorders' second opinion (``is_activation``): a word list can
 # only add a refusal there, never grant a pass.
 ACTIVATION_WORDS = frozenset({
-    "sigmoid", "expit", "tanh", "softmax", "softmin", "relu", "elu", "glu", "mish", "softplus", "softsign",
+    "sigmoid", "expit", "tanh", "softmax", "softmin", "relu", "elu", "glu", "silu", "swish", "mish", "softplus", "softsign",
     "hardswish", "shrink", "threshold", "logits", "loss", "lstm", "gru", "rnn", "attention",
 })
 
@@ -98,14 +99,6 @@ class Verdict:
     missing: list[Missing] = field(default_factory=list)
 
 
-@dataclass
-class OwnClass:
-    """A class of the student's own in the program: the attributes its objects and itself have of its doing."""
-
-    name: str
-    attributes: set[str]
-
-
 def judge(cells: list[Cell], name: str) -> Verdict:
     """The verdict on the activation ``name`` of a notebook's ``cells``: on every statement of its program."""
     size = sum(len(cell.source) for cell in cells)
@@ -139,8 +132,11 @@ class Court:
             for bound in bound_at_top(statement.node):
                 self.bindings.setdefault(bound, []).append(statement.node)
         self.via = reached(statements, graded)
-        self.classes = {id(node): OwnClass(node.name, own_attributes(node))
-                        for statement in statements for node in ast.walk(statement.node) if isinstance(node, ast.ClassDef)}
+        nodes = [node for statement in statements for node in ast.walk(statement.node)]
+        self.classes = OwnClasses(nodes, self.base_path, self.bindings)
+        # Names of the student's own that the program sets on values and reads back (``self.inp.g``).
+        self.custom = {node.attr for node in nodes if isinstance(node, ast.Attribute)
+                       and not isinstance(node.ctx, ast.Load) and allowed.is_fresh(node.attr)}
         self.verdict = Verdict()
         self._seen: set[tuple] = set()
 
@@ -154,7 +150,7 @@ class Court:
         if any(m.name == node.id for m in self.verdict.missing):
             return
         candidates = set(self.notebook.bindings) | {n for n in dir(builtins) if not n.startswith("_")}
-        close = difflib.get_close_matches(node.id, sorted(candidates), n=1)
+        close = difflib.get_close_matches(node.id, sorted(candidates), n=1, cutoff=0.7)
         note = ""
         if node.id in self.notebook.not_loaded:
             note = (f" The notebook sets `{node.id}` in a statement the grader does not run: it loads only imports, "
@@ -174,12 +170,19 @@ class Court:
                     paths.append(import_path(node, alias))
         return paths or None
 
-    def own_class(self, name: str) -> OwnClass | None:
-        """The class of the student's own a module-level ``name`` is bound to, where each binding is one such class."""
-        nodes = self.bindings.get(name, [])
-        if not nodes or not all(isinstance(node, ast.ClassDef) for node in nodes):
+    def base_path(self, base: ast.expr) -> str | None:
+        """The dotted name a base class expression of the module's scope is an import of (``torch.nn.Module``), or
+        ``object``; None for anything else."""
+        parts, root = [], base
+        while isinstance(root, ast.Attribute):
+            parts.insert(0, root.attr)
+            root = root.value
+        if not isinstance(root, ast.Name):
             return None
-        return OwnClass(name, set().union(*(self.classes[id(node)].attributes for node in nodes)))
+        if root.id == "object" and not parts and root.id not in self.bindings:
+            return "object"
+        paths = self.imports(root.id) or []
+        return ".".join([paths[0], *parts]) if len(paths) == 1 else None
 
 
 def import_path(node: ast.Import | ast.ImportFrom, alias: ast.alias) -> str:
@@ -207,26 +210,6 @@ def reached(statements: list[Statement], graded: str) -> dict[int, tuple[str, ..
     return via
 
 
-def own_attributes(node: ast.ClassDef) -> set[str]:
-    """What a class of the student's own defines: the names its body binds and the attributes its methods set on their
-    first parameter (``self.scale = ...``, ``ctx.mask = ...``)."""
-    attributes = {n.id for s in node.body for n in ast.walk(s) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
-    for statement in node.body:
-        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            attributes.add(statement.name)
-            first = first_parameter(statement)
-            attributes |= {n.attr for n in ast.walk(statement) if isinstance(n, ast.Attribute)
-                           and not isinstance(n.ctx, ast.Load) and isinstance(n.value, ast.Name) and n.value.id == first}
-        elif isinstance(statement, ast.ClassDef):
-            attributes.add(statement.name)
-    return attributes
-
-
-def first_parameter(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
-    arguments = [*function.args.posonlyargs, *function.args.args]
-    return arguments[0].arg if arguments else None
-
-
 def is_dunder(name: str) -> bool:
     return name.startswith("__") and name.endswith("__")
 
@@ -247,7 +230,8 @@ class Judgement(ScopeWalk):
         super().__init__()
         self.court, self.cell = court, statement.cell
         self.via = court.via.get(id(statement.node), (court.graded,))
-        self.receivers: dict[str, OwnClass] = {}  # names that hold an object of the student's own class here
+        # Names that hold an object of the student's own class here, and as what: "self" or "ctx" (see own_classes).
+        self.receivers: dict[str, tuple[OwnClass, str]] = {}
 
     def refuse(self, node: ast.AST, reason: str, construct: str | None = None) -> None:
         shown = shorten(construct if construct is not None else ast.unparse(node))
@@ -255,11 +239,12 @@ class Judgement(ScopeWalk):
 
     def inner(self, node: ast.AST) -> "Judgement":
         walk = super().inner(node)
-        walk.receivers = {name: own for name, own in self.receivers.items() if name not in walk.local}
-        if self.is_class and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            first = first_parameter(node)
-            if first is not None:  # a method's self, cls or ctx
-                walk.receivers[first] = self.court.classes[id(self.node)]
+        walk.receivers = {name: held for name, held in self.receivers.items() if name not in walk.local}
+        own = self.court.classes.by_node.get(id(self.node)) if self.is_class else None
+        if own is not None and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            kind, first = self.court.classes.receiver(own, node)
+            if kind is not None:
+                walk.receivers[first] = (own, kind)
         return walk
 
     # Imports.
@@ -330,17 +315,19 @@ class Judgement(ScopeWalk):
                 for path in paths:
                     self.dotted(node, [*path.split("."), *chain], storing)
                 return
-        own = self.receiver(root)
-        if own is not None:
+        held = self.receiver(root)
+        if held is not None:
+            own, kind = held
             first, *rest = chain
-            if is_dunder(first) or (first not in own.attributes and first not in allowed.VALUE_ATTRIBUTES):
-                self.refuse(node, DUNDER if is_dunder(first) else
-                            f"`.{first}` is neither defined by your class {own.name} nor on the list of methods and "
-                            f"attributes Part 3 allows ({allowed.listed(allowed.VALUE_ATTRIBUTES)})")
-            elif storing and rest:
-                self.refuse(node, "only your own objects' attributes may be set (self.x = ..., ctx.x = ...)")
+            if is_dunder(first) and first != "__class__":
+                self.refuse(node, DUNDER)
+            elif storing and not rest:
+                pass  # an attribute of the student's own object, set to a value judged where it is written
+            elif not (allows(own, kind, chain) or self.loadable(first)):
+                self.refuse(node, f"`.{first}` is neither what your class {own.name} defines or sets nor on the list "
+                            f"of methods and attributes Part 3 allows ({allowed.listed(allowed.VALUE_ATTRIBUTES)})")
             else:
-                self.values(node, rest, storing=False)
+                self.values(node, rest[1:] if first == "__class__" else rest, storing and bool(rest))
         elif self.is_super(root):
             if chain != ["__init__"]:
                 self.refuse(node, "of super() Part 3 allows only `super().__init__()`")
@@ -348,34 +335,47 @@ class Judgement(ScopeWalk):
             self.values(node, chain, storing)
         self.visit(root)
 
-    def receiver(self, root: ast.expr) -> OwnClass | None:
-        """The class of the student's own whose object or class ``root`` is (``self``, ``MyFunction``,
-        ``MyModule()``); None for any other value."""
-        if isinstance(root, ast.Call):
-            root = root.func
+    def receiver(self, root: ast.expr) -> tuple[OwnClass, str] | None:
+        """The class of the student's own whose object (``self``, ``ctx``, ``MyModule()``) or class (``MyFunction``)
+        ``root`` is known to be, and as what; None for any other value."""
+        if isinstance(root, ast.Call) and isinstance(root.func, ast.Name) and not self.is_bound(root.func.id):
+            own = self.court.classes.of_name(root.func.id)
+            return None if own is None else (own, "self")
         if not isinstance(root, ast.Name):
             return None
         if self.is_bound(root.id):
             return self.receivers.get(root.id)
-        return self.court.own_class(root.id)
+        own = self.court.classes.of_name(root.id)
+        return None if own is None else (own, "class")
 
     def is_super(self, root: ast.expr) -> bool:
+        """Whether ``root`` is ``super()``, without arguments: the parent of the student's own class."""
         return (isinstance(root, ast.Call) and isinstance(root.func, ast.Name) and root.func.id == "super"
-                and not self.is_bound("super"))
+                and not root.args and not root.keywords and not self.is_bound("super"))
+
+    def visit_MatchClass(self, node: ast.MatchClass) -> None:
+        self.refuse(node, "a class pattern reads the attributes it names from whatever it matches, as getattr does; "
+                    "Part 3 needs none", f"case {shorten(ast.unparse(node))}")
+
+    def loadable(self, attribute: str) -> bool:
+        """Whether an attribute may be read from any value: it is on the list, or a name of the student's own that
+        the program sets."""
+        return attribute in allowed.VALUE_ATTRIBUTES or attribute in self.court.custom
 
     def values(self, node: ast.Attribute, chain: list[str], storing: bool) -> None:
-        """Attributes of a value: each on the list; none set."""
-        for attribute in chain:
-            if is_dunder(attribute):
+        """Attributes of a value: each on the list (or the student's own); only a name of their own set."""
+        *read, last = chain or [""]
+        for attribute in chain if not storing else read:
+            if is_dunder(attribute) and attribute not in allowed.VALUE_DUNDERS:
                 self.refuse(node, DUNDER)
                 return
-            if attribute not in allowed.VALUE_ATTRIBUTES:
+            if not self.loadable(attribute):
                 self.refuse(node, NOT_LISTED_VALUE.format(attribute=attribute) +
                             f", which are {allowed.listed(allowed.VALUE_ATTRIBUTES)}")
                 return
-        if storing and chain:
-            self.refuse(node, "it changes an object other code uses; only your own objects' attributes may be set "
-                        "(self.x = ..., ctx.x = ...)")
+        if storing and chain and not allowed.is_fresh(last):
+            self.refuse(node, f"it changes `.{last}`, which the object already has and other code uses; only names of "
+                        "your own may be set on a value (self.x = ..., ctx.x = ..., x.g = ...)")
 
     def dotted(self, node: ast.Attribute, parts: list[str], storing: bool) -> None:
         """A dotted name from an import: an entry of the list, then methods of the list; nothing of a module set."""
@@ -417,7 +417,7 @@ class Judgement(ScopeWalk):
             root = root.value
         if not isinstance(root, ast.Name) or self.is_bound(root.id):
             return False
-        if not parts and (self.court.own_class(root.id) is not None or
+        if not parts and (self.court.classes.of_name(root.id) is not None or
                           (root.id == "object" and root.id not in self.court.bindings)):
             return True
         paths = self.court.imports(root.id) or []
