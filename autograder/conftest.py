@@ -30,8 +30,8 @@ from autograder.contract import (ASSIGNMENT_ID, NOTEBOOK_OF, PARTS, PROBE_MODULE
                                  REPO_ROOT)
 from autograder.fingerprint import GRADER_FILES, PACKAGE_DIR, digest_files, files_under
 from autograder.reports.feedback import feedback_text
-from autograder.reports.report import (FAILED, NOT_CHECKED, PASSED, STUB, UNCHECKED, Outcome, results_json, score_table,
-                                      write_results)
+from autograder.reports.report import (FAILED, NOT_CHECKED, NOT_RUN, PASSED, STUB, UNCHECKED, Outcome, results_json,
+                                      score_table, write_results)
 from autograder.suite.stubs import is_stub_in_source, untouched_stub
 from autograder.suite.strategies import draw_no_local_constants
 
@@ -333,7 +333,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             part=str(marker_arg(item, "part")),
             max_score=float(marker_arg(item, "points")),
             score=0.0,
-            status=FAILED,
+            status=NOT_RUN,
             output="not run",
             checks=checked_name(item),
         )

@@ -174,3 +174,11 @@ def test_a_function_that_raises_only_for_some_inputs_is_no_stub(notebook_path):
     assert not stub_of_relu(notebook_path, STUB.replace("    raise", "    if z.dim() > 4:\n        raise")
                             + "    return z.clamp(min=0)\n")
     assert not stub_of_relu(notebook_path, STUB.replace("def relu", "@torch.no_grad()\ndef relu"))
+
+
+def test_a_definition_that_parses_but_does_not_compile_costs_only_itself(notebook_path):
+    """A helper with a `break` outside any loop is reported; the definitions around it still load."""
+    write_notebook(notebook_path, "def helper():\n    break\n\n\ndef relu(z):\n    return z\n")
+    definitions = loaded(notebook_path, "loader_test_does_not_compile")
+    assert definitions.namespace["relu"](2) == 2 and "helper" not in definitions.namespace
+    assert any("does not compile" in problem for problem in definitions.problems), definitions.problems

@@ -236,8 +236,13 @@ def load_notebook(cells: list[Cell], notebook_name: str, module_name: str) -> No
         linecache.cache[cell.filename] = (len(cell.source), None, cell.source.splitlines(keepends=True), cell.filename)
         loaded.cell_filenames.add(cell.filename)
         for statement in statements:
-            # On its own, with no flag of this module's or another statement's: as the judge reads it (see program.py).
-            code = compile(ast.Module(body=[statement], type_ignores=[]), cell.filename, "exec", dont_inherit=True)
+            try:
+                # On its own, with no flag of this module's or another statement's: as the judge reads it (program.py).
+                code = compile(ast.Module(body=[statement], type_ignores=[]), cell.filename, "exec", dont_inherit=True)
+            except SyntaxError as error:  # it parses but does not compile (a `break` outside a loop)
+                loaded.problems.append(f"{cell.filename}, line {error.lineno} does not compile: {error.msg}; "
+                                       "what it defines cannot be graded.")
+                continue
             try:
                 exec(code, loaded.namespace)
             except BaseException as error:  # even SystemExit: it costs this definition only

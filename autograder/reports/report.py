@@ -17,6 +17,7 @@ NOT_CHECKED = "Not checked: "
 # What became of a check, as the grader decided it (results.json's extra_data["state"]): every report reads this,
 # never a message's text, which student code can write.
 PASSED, FAILED, UNCHECKED, STUB = "passed", "failed", "not checked", "stub"
+NOT_RUN = "not run"  # not yet: a grading that stops early leaves it, and reports count it as failed
 
 
 @dataclass
@@ -28,7 +29,7 @@ class Outcome:
     part: str
     max_score: float
     score: float
-    status: str  # PASSED, FAILED, UNCHECKED (it runs elsewhere) or STUB (it met an untouched stub)
+    status: str  # PASSED, FAILED, UNCHECKED (it runs elsewhere), STUB (it met an untouched stub) or NOT_RUN
     output: str = ""
     checks: str = ""  # the graded name the test checks, e.g. "sgd_step": feedback is grouped by it
     stub: str = ""  # the untouched stub that failed it, e.g. "Model.__init__", where the grader's source says so
