@@ -111,6 +111,45 @@ def test_one_mistake_is_one_cause_among_the_common_failures() -> None:
         ("tanh", "tanh breaks property 0", {"a", "b"}, 8)]
 
 
+def test_a_message_every_function_of_a_notebook_fails_with_is_one_cause() -> None:
+    """An unreadable notebook fails every check of its five functions with one message: one cause, of the notebook,
+    with both its students, not five."""
+    message = "01_linear_regression.ipynb could not be read as a notebook (JSONDecodeError: line {}), so nothing..."
+    names = ("model", "loss_fn", "sgd_step", "train_linear_regression", "train_nn_regression")
+    grades = [graded(s, *({**check(f"test_{n}", PART1, False, message.format(i)), "extra_data": {"checks": n}}
+                          for n in names)) for i, s in enumerate("ab")]
+    groups = failure_groups(grades)
+    assert [(g.function, g.students, len(g.checks)) for g in groups] == [("01_linear_regression.ipynb", {"a", "b"}, 5)]
+
+
+def test_a_function_that_fails_through_one_it_uses_shares_that_functions_cause() -> None:
+    """sigmoid refused for a call, and tanh refused because it uses sigmoid: one cause, covering both."""
+    refusal = "uses `torch.sigmoid` on line 2 of 03_activations.ipynb, the cell that starts with `def sigmoid`: no."
+    tests = [{**check("test_sigmoid", PART3, False, f"sigmoid {refusal}"), "extra_data": {"checks": "sigmoid"}},
+             {**check("test_tanh", PART3, False, f"tanh uses sigmoid, which {refusal}"), "extra_data": {"checks": "tanh"}},
+             {**check("test_relu", PART3, True), "extra_data": {"checks": "relu"}}]
+    assert [(g.function, g.message) for g in failure_groups([graded("a", *tests)])] == [
+        ("sigmoid, tanh", f"sigmoid {refusal}")]
+
+
+def test_a_student_without_a_submission_has_a_row_and_counts_in_no_statistic() -> None:
+    """zoe, on the roster with nothing submitted, has a row saying so; the median is the graded students' alone."""
+    grades = [graded("a", check("test_x", PART1, True), check("test_y", PART1, True)),
+              graded("b", check("test_x", PART1, True), check("test_y", PART1, False, "no"))]
+    page = class_report.render(ClassRecord(grades, absent=["zoe"], roster="students.csv"), Similarity([]), "p", WHEN)
+    table = page[page.index('<table class="students">'):]
+    assert re.search(r'<tr class="absent"><td>zoe</td>.*?no submission', table)
+    assert "median score 1.5 / 2" in page and "1 without a submission" in page
+
+
+def test_a_folder_named_with_escape_sequences_is_shown_as_escapes() -> None:
+    """A refused folder whose name retitles a terminal appears in the page as its escapes, and no control character
+    of it reaches the page."""
+    record = ClassRecord([], refused={"\x1b]0;owned\x07": "not on the roster"}, roster="the gradebook")
+    page = class_report.render(record, Similarity([]), "pytorch_nn", WHEN)
+    assert "<code>\\x1b]0;owned\\x07</code>" in page and "\x1b" not in page and "\x07" not in page
+
+
 def test_the_student_table_gives_each_student_their_points_and_page(small_class_page: str) -> None:
     """Every student has a row with a link to their page; the one not graded says so."""
     table = small_class_page[small_class_page.index('<table class="students">'):]
