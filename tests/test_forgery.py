@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -25,267 +25,12 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 from autograder.boundary.isolation import LocalSubmission
-from autograder.contract import ASSIGNMENT_ID, REFERENCE_DIR, RELEASE_DIR, REPO_ROOT
+from autograder.contract import ASSIGNMENT_ID, REFERENCE_DIR, REPO_ROOT
 from autograder.suite import probes
 from tests.conftest import SETTINGS, in_setting
+from tests.forgeries import ACTIVATIONS, FORGERIES, LECTURE_MLP_RUN, SHARED_MEMORY_BOUND_MB
 
 pytestmark = pytest.mark.slow
-
-LINEAR, MLP, ACTIVATIONS = "01_linear_regression.ipynb", "02_iris_mlp.ipynb", "03_activations.ipynb"
-# PyTorch's own activations, plainly: what each Part 3 forgery really computes with.
-BUILTIN_ACTIVATIONS = """
-import torch
-
-def sigmoid(z):
-    return torch.sigmoid(z)
-
-def tanh(z):
-    return torch.tanh(z)
-
-def softmax(z, dim=-1):
-    return torch.softmax(z, dim)
-
-def relu(z):
-    return torch.relu(z)
-"""
-# The lecture's Iris run (see the suite's LECTURE), whose result a forgery plants.
-LECTURE_MLP_RUN = {"seed": 1, "batch_size": 2, "optimizer": "adam", "learning_rate": 0.001, "num_epochs": 100,
-                   "device": "cpu", "students_model": True}
-# A worker's memory cap in the suite (Limits.memory_mb), and what a forgery tries to hold beyond it.
-MEMORY_CAP_MB = 2048
-HOLD_MB = 4096
-# How much the machine's shared memory may grow while the class is graded: the cap, and room for overshoot
-# between two looks of the grader's watch.
-SHARED_MEMORY_BOUND_MB = MEMORY_CAP_MB + 768
-
-
-def stub(signature: str) -> str:
-    """A graded function left as nbgrader's stub."""
-    return f"def {signature}:\n    raise NotImplementedError()\n"
-
-
-@dataclass(frozen=True)
-class Forgery:
-    """Cells appended to notebooks of ``base``; the twin appends ``honest`` instead (the same minus the forging)."""
-
-    base: Path
-    cells: dict[str, str]
-    honest: dict[str, str] = field(default_factory=dict)
-
-
-FORGERIES = {
-    # Part 3: PyTorch's own activations, hidden from the grader.
-    "erases_the_recorded_calls": Forgery(RELEASE_DIR, {ACTIVATIONS: BUILTIN_ACTIVATIONS + """
-import gc
-
-def _forget(name):
-    for holder in gc.get_objects():
-        if isinstance(holder, (set, list)):
-            for item in list(holder):
-                if isinstance(item, str) and name in item:
-                    holder.remove(item)
-
-def sigmoid(z):
-    out = torch.sigmoid(z)
-    _forget("sigmoid")
-    return out
-"""}, {ACTIVATIONS: BUILTIN_ACTIVATIONS}),
-    "empties_every_set_of_activation_names": Forgery(RELEASE_DIR, {ACTIVATIONS: BUILTIN_ACTIVATIONS + """
-class _Emptied:
-    import sys
-    for module in list(sys.modules.values()):
-        for value in list(getattr(module, "__dict__", {}).values()):
-            if isinstance(value, set) and "sigmoid" in value:
-                value.clear()
-"""}, {ACTIVATIONS: BUILTIN_ACTIVATIONS}),
-    "switches_the_recorders_off_by_string_pieces": Forgery(RELEASE_DIR, {ACTIVATIONS: BUILTIN_ACTIVATIONS + """
-def sigmoid(z):
-    internals = getattr(torch, "_" + "C")
-    with getattr(internals, "Disable" + "TorchFunction")():
-        return getattr(torch, "sig" + "moid")(z)
-"""}, {ACTIVATIONS: BUILTIN_ACTIVATIONS}),
-    "hides_behind_aliases_and_a_failing_redefinition": Forgery(RELEASE_DIR, {ACTIVATIONS: """
-from torch import sigmoid as expo, tanh as hyperbolic
-import torch.nn.functional as elementary
-
-def sigmoid(z):
-    return expo(z)
-
-@(lambda function: 1 / 0)
-def sigmoid(z):
-    return 1 / (1 + torch.exp(-z))
-
-def tanh(z):
-    return hyperbolic(z)
-
-def softmax(z, dim=-1):
-    return elementary.softmax(z, dim)
-
-def relu(z):
-    return elementary.relu(z)
-"""}, {ACTIVATIONS: BUILTIN_ACTIVATIONS}),
-    "a_tensor_subclass_that_answers_for_torch": Forgery(RELEASE_DIR, {ACTIVATIONS: BUILTIN_ACTIVATIONS + """
-class Quiet(torch.Tensor):
-    @classmethod
-    def __torch_function__(cls, func, types, args=(), kwargs=None):
-        with torch._C.DisableTorchFunction():
-            return func(*args, **(kwargs or {}))
-
-def relu(z):
-    return torch.relu(z.as_subclass(Quiet)).as_subclass(torch.Tensor)
-"""}, {ACTIVATIONS: BUILTIN_ACTIVATIONS}),
-    # Another notebook's code changes torch, for a Part 3 that looks elementary.
-    "patches_torch_from_another_notebook": Forgery(RELEASE_DIR, {
-        LINEAR: """
-class _Patch:
-    import torch
-    torch.exp, torch.sinh, torch.clamp = torch.sigmoid, torch.tanh, torch.relu
-""", ACTIVATIONS: """
-def sigmoid(z):
-    return torch.exp(z)
-
-def tanh(z):
-    return torch.sinh(z)
-
-def relu(z):
-    return torch.clamp(z)
-"""}, {ACTIVATIONS: """
-def sigmoid(z):
-    return torch.exp(z)
-
-def tanh(z):
-    return torch.sinh(z)
-
-def relu(z):
-    return torch.clamp(z)
-"""}),
-    # One activation plants PyTorch's own where another, elementary to look at, takes it.
-    "shares_a_builtin_through_module_state": Forgery(RELEASE_DIR, {ACTIVATIONS: """
-KEPT = {}
-
-def relu(z):
-    KEPT["f"] = torch.sigmoid
-    return torch.relu(z)
-
-def sigmoid(z):
-    return KEPT["f"](z) if KEPT else 1 / (1 + torch.exp(-z)) * 0
-"""}, {ACTIVATIONS: """
-def relu(z):
-    return torch.relu(z)
-
-def sigmoid(z):
-    return 1 / (1 + torch.exp(-z)) * 0
-"""}),
-    # Its load-time code rewrites the notebook on disk as elementary (where it can) and then crashes the
-    # process, so that a restarted worker would load the rewritten file.
-    "rewrites_its_notebook_after_loading": Forgery(RELEASE_DIR, {ACTIVATIONS: BUILTIN_ACTIVATIONS + """
-class _Rewrite:
-    import glob, json, os
-    for pid in os.listdir("/proc"):
-        try:
-            arguments = open(f"/proc/{pid}/cmdline", "rb").read().decode().split("\\0")
-        except OSError:
-            continue
-        for path in (p for a in arguments for p in glob.glob(a + "/**/03_activations.ipynb", recursive=True)
-                     if "rewrites_its_notebook" in p):
-          try:
-            notebook = json.load(open(path))
-            for cell in notebook["cells"]:
-                cell["source"] = "".join(cell["source"]).replace("torch.sigmoid(z)", "1 / (1 + torch.exp(-z))")
-            json.dump(notebook, open(path, "w"))
-          except (OSError, ValueError):
-            pass
-
-def tanh(z):
-    import os
-    os._exit(1)
-"""}, {ACTIVATIONS: BUILTIN_ACTIVATIONS + stub("tanh(z)")}),
-    # Probes: work not done, credited anyway.
-    "plants_trained_weights": Forgery(REFERENCE_DIR, {MLP: """
-def train_mlp(model, train_dl, loss_fn, optimizer, num_epochs):
-    model.load_state_dict({name: torch.tensor(value) for name, value in PLANTED.items()})
-    return HISTORIES
-"""}, {MLP: stub("train_mlp(model, train_dl, loss_fn, optimizer, num_epochs)")}),
-    "plants_the_published_numbers": Forgery(REFERENCE_DIR, {LINEAR: """
-def train_linear_regression(train_dl, weight, bias, learning_rate, num_epochs):
-    with torch.no_grad():
-        weight.fill_(2.6696107387542725)
-        bias.fill_(4.879678249359131)
-    return [0.0] * num_epochs
-
-def train_nn_regression(model, loss_fn, optimizer, train_dl, num_epochs):
-    with torch.no_grad():
-        model.weight.fill_(2.6496422290802)
-        model.bias.fill_(4.87706995010376)
-    return [0.0] * num_epochs
-"""}, {LINEAR: stub("train_linear_regression(train_dl, weight, bias, learning_rate, num_epochs)")
-       + stub("train_nn_regression(model, loss_fn, optimizer, train_dl, num_epochs)")}),
-    "overwrites_the_initial_parameters": Forgery(RELEASE_DIR, {LINEAR: """
-import torch
-
-def train_nn_regression(model, loss_fn, optimizer, train_dl, num_epochs):
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.zero_()
-    x, y = train_dl.dataset.tensors
-    return [float((y ** 2).mean())] * num_epochs
-""", MLP: """
-import torch
-
-def train_mlp(model, train_dl, loss_fn, optimizer, num_epochs):
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.zero_()
-    x, y = train_dl.dataset.tensors
-    loss = float(loss_fn(model(x), y))
-    return [loss] * num_epochs, [float((y == 0).float().mean())] * num_epochs
-"""}),
-    "keeps_the_model_in_memory": Forgery(REFERENCE_DIR, {MLP: """
-KEPT = []
-
-def save_model(model, path):
-    KEPT.append(model)
-
-def load_model(path):
-    return KEPT[-1]
-
-def save_parameters(model, path):
-    KEPT.append(model)
-
-def load_parameters(path, input_size, hidden_size, output_size):
-    return KEPT[-1]
-"""}, {MLP: stub("save_model(model, path)") + stub("load_model(path)") + stub("save_parameters(model, path)")
-       + stub("load_parameters(path, input_size, hidden_size, output_size)")}),
-    "fakes_an_update_in_place": Forgery(REFERENCE_DIR, {LINEAR: """
-class _Pointers:
-    torch.Tensor.data_ptr = lambda self: 0
-
-def sgd_step(params, learning_rate):
-    for p in params:
-        p.data = p.data - learning_rate * p.grad
-        p.grad = None
-"""}, {LINEAR: """
-def sgd_step(params, learning_rate):
-    for p in params:
-        p.data = p.data - learning_rate * p.grad
-        p.grad = None
-"""}),
-    # A bound: memory held where RLIMIT_DATA does not count it.
-    "holds_4_gb_in_shared_memory": Forgery(RELEASE_DIR, {LINEAR: f"""
-def loss_fn(input, target):
-    import mmap, os
-    held, chunk = [], b"x" * (64 << 20)
-    for name in range({HOLD_MB // 256}):
-        try:
-            fd = os.memfd_create(f"held-{{name}}")
-        except OSError:
-            fd = os.open(f"/dev/shm/held-{{os.getpid()}}-{{name}}", os.O_CREAT | os.O_RDWR, 0o600)
-        for _ in range(4):
-            os.write(fd, chunk)
-        held.append(fd)
-    raise NotImplementedError()
-"""}),
-}
 
 
 def lecture_run_literals() -> str:
@@ -306,12 +51,20 @@ def with_cells(base: Path, cells: dict[str, str], folder: Path, constants: str) 
         nbformat.write(notebook, path)
 
 
+def twin_of(name: str) -> str:
+    """The student id of a forgery's twin: forgeries whose twins are the same submission share one."""
+    forgery = FORGERIES[name]
+    same = [other for other, f in FORGERIES.items() if (f.base, f.honest) == (forgery.base, forgery.honest)]
+    return f"{same[0]}.twin"
+
+
 def build_class(submitted: Path) -> None:
     """Every forgery and its twin, as nbgrader's submitted/<student>/<assignment>/ folders."""
     constants = lecture_run_literals()
     for name, forgery in FORGERIES.items():
         with_cells(forgery.base, forgery.cells, submitted / name / ASSIGNMENT_ID, constants)
-        with_cells(forgery.base, forgery.honest, submitted / f"{name}.twin" / ASSIGNMENT_ID, constants)
+        if not (submitted / twin_of(name)).exists():
+            with_cells(forgery.base, forgery.honest, submitted / twin_of(name) / ASSIGNMENT_ID, constants)
     # Where a worker could write, the rewriting forgery finds its notebook open to it.
     rewriting = submitted / "rewrites_its_notebook_after_loading" / ASSIGNMENT_ID
     rewriting.chmod(0o777)
@@ -335,9 +88,11 @@ def shared_memory_kb() -> int:
 
 @dataclass
 class GradedClass:
-    """The class's results by student, and how much the machine's shared memory grew at most meanwhile."""
+    """The class's results by student, where grade-all wrote its pages, and how much the machine's shared memory grew
+    at most meanwhile."""
 
     results: dict[str, dict]
+    out: Path
     shared_memory_growth_mb: float
 
 
@@ -374,13 +129,13 @@ def graded_class(setting: str, tmp_path_factory: pytest.TempPathFactory) -> Grad
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     results = {folder.name: json.loads((folder / "results.json").read_text())
                for folder in (root / "graded").iterdir() if (folder / "results.json").is_file()}
-    return GradedClass(results, peak[0] / 1024)
+    return GradedClass(results, root / "graded", peak[0] / 1024)
 
 
 @pytest.mark.parametrize("name", sorted(FORGERIES))
 def test_a_forgery_gets_exactly_its_honest_score(name, graded_class):
     """The forgery's score is its twin's: what the same submission earns without the forging."""
-    forged, honest = graded_class.results[name], graded_class.results[f"{name}.twin"]
+    forged, honest = graded_class.results[name], graded_class.results[twin_of(name)]
     lost = {t["name"]: (t["score"], t["output"][:200]) for t in forged["tests"]}
     assert forged["score"] == honest["score"], (forged["score"], honest["score"], lost)
 
@@ -410,3 +165,14 @@ def test_memory_held_in_shared_memory_ends_the_worker(graded_class):
 def test_nothing_is_left_in_shared_memory(graded_class):
     """No file a forgery wrote in /dev/shm is left once the class is graded."""
     assert not list(Path("/dev/shm").glob("held-*"))
+
+
+def test_a_failure_that_says_it_was_not_checked_is_shown_as_failed(graded_class):
+    """A function failing with a message that reads "Not checked: ..." is a failed check on the student's page and
+    among the class's most common failures: what became of a check is the grader's to say."""
+    name = "a_failure_that_says_it_was_not_checked"
+    states = {t["extra_data"]["state"] for t in graded_class.results[name]["tests"] if t["extra_data"]["checks"] == "loss_fn"}
+    page = (graded_class.out / name / "feedback.html").read_text()
+    report = (graded_class.out / "class_report.html").read_text()
+    failures = report[report.index('id="failures"'):]
+    assert states == {"failed"} and "✗ <code>loss_fn</code>" in page and name in failures, states

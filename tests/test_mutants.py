@@ -109,6 +109,8 @@ MUTANTS = {
     "accuracy_returns_a_tensor": Mutant(MLP, "return (torch.argmax(pred, dim=1) == y).float().mean().item()",
                                         "return (torch.argmax(pred, dim=1) == y).float().mean()",
                                         "test_accuracy_is_the_fraction_of_correct_argmax_predictions"),
+    "accuracy_ignores_its_model": Mutant(MLP, "        pred = model(X)\n", "        pred = X\n",
+                                         "test_accuracy_is_the_fraction_of_correct_argmax_predictions"),
     "accuracy_counts_instead_of_averaging": Mutant(
         MLP, "return (torch.argmax(pred, dim=1) == y).float().mean().item()",
         "return (torch.argmax(pred, dim=1) == y).float().sum().item()",
@@ -135,6 +137,10 @@ MUTANTS = {
                                          "test_tanh_is_two_sigmoid_of_2z_minus_one"),
     "tanh_with_the_wrong_sign": Mutant(ACTIVATIONS, "return 2 * sigmoid(2 * z) - 1", "return 1 - 2 * sigmoid(2 * z)",
                                        "test_elementwise_activation_equals_its_formula[tanh]"),
+    "tanh_whose_gradient_at_0_is_wrong": Mutant(
+        ACTIVATIONS, "return 2 * sigmoid(2 * z) - 1",
+        "return z.sign() * (1 - torch.exp(-2 * z.abs())) / (1 + torch.exp(-2 * z.abs()))",
+        "test_activation_gradient_equals_pytorchs[tanh]"),
     "tanh_calls_the_builtin": Mutant(ACTIVATIONS, "return 2 * sigmoid(2 * z) - 1", "return torch.nn.Tanh()(z)",
                                      "test_activation_is_written_from_scratch[tanh]"),
     # softmax
@@ -227,9 +233,9 @@ def test_a_wrong_activation_written_from_scratch_is_not_called_a_builtin(name, a
 
 
 def test_a_builtin_activation_is_named_in_its_from_scratch_check(mutant_results):
-    """An activation that calls PyTorch's own fails its from-scratch check saying so."""
+    """An activation that calls PyTorch's own fails its from-scratch check naming the call, its line and the list."""
     output = check_output(mutant_results["tanh_calls_the_builtin"], "test_activation_is_written_from_scratch", "tanh")
-    assert "PyTorch's own" in output, output
+    assert output.startswith("tanh uses `torch.nn.Tanh` on line") and "not on the list" in output, output
 
 
 def test_an_sgd_step_that_replaces_storage_is_told_so(mutant_results):
