@@ -105,12 +105,12 @@ def test_sgd_step_updates_in_place(student):
     written = list(in_memory.split([value.numel() for value in SGD_VALUES]))
     assert any(not torch.equal(value, before) for value, before in zip(values, SGD_VALUES)), (
         "sgd_step left the caller's parameters as they were: rebinding a name inside it (p = p - ...) changes "
-        "nothing outside. Update each tensor in place (p -= ..., inside torch.no_grad())."
+        "nothing outside. Update each tensor in place (an in-place operator or method), inside torch.no_grad()."
     )
     assert all(torch.equal(old.view(new.shape), new) for old, new in zip(written, values)), (
         "sgd_step gave the parameters new values in new memory (p.data = p.data - ... replaces a tensor's storage), "
         "so whatever still shares the old memory (a view, an optimizer's state) keeps the old values. "
-        "Update each tensor in place instead: p -= learning_rate * p.grad, inside torch.no_grad()."
+        "Update each tensor in place instead, writing into its own memory, inside torch.no_grad()."
     )
     assert all(after["leaf_requires_grad"]), (
         "after sgd_step each parameter should still be a leaf tensor that requires grad: "
@@ -126,7 +126,7 @@ def test_sgd_step_leaves_the_next_backward_starting_from_zero(student):
     assert after["next_grads"] is not None, "after sgd_step each parameter should still be a leaf tensor that requires grad."
     for grad, value in zip(after["next_grads"], SGD_VALUES):
         assert_close(grad, torch.full_like(value, probes.NEXT_GRADIENT),
-                     "sgd_step should reset each gradient after the update (p.grad.zero_(), or p.grad = None as "
+                     "sgd_step should reset each gradient after the update (to zeros, or to None as "
                      "optimizer.zero_grad() does); otherwise the next backward() adds to the old gradient.")
 
 
