@@ -103,10 +103,10 @@ def grade_by_notebook(root: Path, changed: dict[str, str], build: Callable[[str,
 # The test files that take minutes (each grades a class or more; `--durations` shows their set-ups), about
 # longest first. With `--no-loadscope-reorder`, pytest-xdist hands them out first, so that the short files fill
 # the end of the run instead of one long file running there alone. A file not named here runs after them.
-LONGEST_FIRST = ("test_hostile_class", "test_forgery", "test_hostile_submissions", "test_mutants",
-                 "test_instructor_loop", "test_checker", "test_correct_variants", "test_commands",
-                 "test_student_bundle", "test_class_report", "test_grading_runs", "test_feedback_pages",
-                 "test_reference_notebooks")
+LONGEST_FIRST = ("test_forgery", "test_hostile_class", "test_hostile_submissions", "test_mutants",
+                 "test_student_bundle", "test_instructor_loop", "test_checker", "test_correct_variants",
+                 "test_scratch_corpus", "test_commands", "test_lock", "test_class_report", "test_grading_runs",
+                 "test_feedback_pages", "test_reference_notebooks")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
