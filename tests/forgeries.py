@@ -311,28 +311,26 @@ def relu(z):
 # beat its honest twin before the judge read the worker's own program against a closed list.
 CLOSED_WORLD = {
     # 1. The judge reads one program, the worker runs another.
-    "plants_a_builtin_through_a_postponed_annotation": Forgery(RELEASE_DIR, {ACTIVATIONS: BUILTIN_ACTIVATIONS + """
+    "plants_a_builtin_through_a_postponed_annotation": Forgery(RELEASE_DIR, {ACTIVATIONS: DODGE_THE_RECORDERS + """
 from __future__ import annotations
 
 KEPT = {}
 
-def _plant(z: KEPT.setdefault("relu", lambda z: __import__("concurrent.futures", fromlist=["f"]).ThreadPoolExecutor(1)
-                              .submit(torch.relu, z).result())) -> None:
+def _plant(z: KEPT.setdefault("builtin", lambda name, z, dim: getattr(z, name)(dim) if name == "softmax"
+                              else getattr(z, name)())) -> None:
     pass
 
-def relu(z):
-    return KEPT["relu"](z)
+def builtin(name, z, dim):
+    return KEPT["builtin"](name, z, dim)
 """}, {ACTIVATIONS: BUILTIN_ACTIVATIONS}),
-    "keeps_a_first_draft_behind_a_redefinition_that_fails": Forgery(RELEASE_DIR, {ACTIVATIONS: BUILTIN_ACTIVATIONS + """
-import concurrent.futures
-
+    "keeps_a_first_draft_behind_a_redefinition_that_fails": Forgery(RELEASE_DIR, {ACTIVATIONS: DODGE_THE_RECORDERS + """
 KEPT = {}
 
-def relu(z):
-    return concurrent.futures.ThreadPoolExecutor(1).submit(torch.relu, z).result()
+def builtin(name, z, dim):
+    return getattr(z, name)(dim) if name == "softmax" else getattr(z, name)()
 
-def relu(z, _unused=KEPT.missing):
-    return z.clamp(min=0)
+def builtin(name, z, dim, _unused=KEPT.missing):
+    return elementary(name, z, dim)
 """}, {ACTIVATIONS: BUILTIN_ACTIVATIONS}),
     # 2. Names reached through values, not imports.
     "reaches_torch_through_a_generators_frame": Forgery(RELEASE_DIR, {ACTIVATIONS: BUILTIN_ACTIVATIONS + """
