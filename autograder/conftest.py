@@ -24,6 +24,7 @@ import autograder.boundary.confinement as confining
 from autograder.boundary.confinement import Confinement, find_confinement, restrictable
 from autograder.boundary.isolation import Limits, LocalSubmission, RemoteSubmission
 from autograder.boundary.messages import StudentCodeFailed, bounded, describe
+from autograder.boundary.program import graded_names_used
 from autograder.boundary.worker import preload
 from autograder.boundary.zygote import SpawnedWorkers, Zygote, start_zygote
 from autograder.contract import (ASSIGNMENT_ID, NOTEBOOK_OF, PARTS, PROBE_MODULES, REFERENCE_DIR, RELEASE_DIR,
@@ -59,6 +60,11 @@ OUTCOMES = pytest.StashKey[dict[str, Outcome]]()
 STUDENT = pytest.StashKey[RemoteSubmission]()
 # Graded names found to be untouched stubs, by the failure of their first check (see ``remember_stub``).
 STUBS = pytest.StashKey[dict[str, StudentCodeFailed]]()
+# Each test's graded names it builds (its ``uses`` markers); the tests whose failure names its own cause; whether
+# the failures that another graded name explains have been said so (see ``blame_dependencies``).
+BUILDS = pytest.StashKey[dict[str, tuple[str, ...]]]()
+EXPLAINED = pytest.StashKey[set[str]]()
+BLAMED = pytest.StashKey[bool]()
 CONFINEMENT = pytest.StashKey[Confinement]()
 ZYGOTE = pytest.StashKey[Zygote | SpawnedWorkers]()
 HYPOTHESIS_HOME = pytest.StashKey[str]()
@@ -130,6 +136,7 @@ def pytest_configure(config: pytest.Config) -> None:
                             "device, where the probe takes one); start it when grading starts, in a worker of its own")
     config.stash[OUTCOMES] = {}
     config.stash[STUBS] = {}
+    config.stash[BUILDS], config.stash[EXPLAINED], config.stash[BLAMED] = {}, set(), False
     config.stash[EXTRA_DATA] = {}
     # Hypothesis keeps files (a cache of constants) in ./.hypothesis: not in the student's folder.
     config.stash[HYPOTHESIS_HOME] = tempfile.mkdtemp(prefix="autograder-hypothesis-")
@@ -337,6 +344,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             output="not run",
             checks=checked_name(item),
         )
+        session.config.stash[BUILDS][item.nodeid] = tuple(marker.args[0] for marker in item.iter_markers("uses"))
     if not session.config.pluginmanager.get_plugin("terminalreporter") or collection_failed(session):
         return
     # The grouped feedback and the score table replace pytest's FAILURES and short summary sections.
@@ -365,11 +373,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
         if isinstance(error, StudentCodeFailed) and error.stub is not None and stub_in_source(item.config, error.stub):
             outcome.status, outcome.stub = STUB, error.stub[0]
             remember_stub(item.config, outcome.checks, error)
+        if isinstance(error, StudentCodeFailed) and (error.about_submission or error.stub is not None):
+            item.config.stash[EXPLAINED].add(item.nodeid)  # the failure names its cause: a stub, the notebook
         # The test's fixtures (student, from_scratch, ...) are no inputs of the student's function.
         message = describe(error, cell_filenames=set(), hidden=frozenset(item.fixturenames))
         if message is None:
             message = INTERNAL_ERROR + str(report.longrepr)
-        report.longrepr = message = bounded(failing_first(item, error) + message)
+        report.longrepr = message = bounded(message)
         outcome.score, outcome.output = 0.0, message
     elif report.when == "call":
         outcome.status, outcome.score, outcome.output = PASSED, outcome.max_score, ""
@@ -404,18 +414,29 @@ def pytest_runtest_call(item: pytest.Item) -> None:
         raise stub.again()
 
 
-def failing_first(item: pytest.Item, error: BaseException) -> str:
-    """A note naming the graded names this test builds whose own checks, run before it, failed: fix those first.
-    None where the failure already names its cause: that name's stub, or the notebook as a whole."""
-    if isinstance(error, StudentCodeFailed) and (error.about_submission or error.stub is not None):
-        return ""
-    outcomes = item.config.stash[OUTCOMES].values()
-    used = [marker.args[0] for marker in item.iter_markers("uses")]
-    broken = [name for name in used if any(o.checks == name and o.status in (FAILED, STUB) for o in outcomes)]
-    return "".join(f"This check builds your {name}, whose own checks fail: fix {name} first.\n" for name in broken)
+def blame_dependencies(config: pytest.Config) -> None:
+    """Once every check has run: a failed check of a graded name that uses another one whose own checks fail (a
+    training loop calls ``loss_fn``, ``load_parameters`` builds ``Model``, ``tanh`` calls ``sigmoid``) says first to
+    fix that one. What a name uses is read from its program in the source, and what a check builds from its ``uses``
+    markers; whether the used one is wrong, from its own checks, never from a message."""
+    if config.stash[BLAMED]:
+        return
+    config.stash[BLAMED] = True
+    outcomes = config.stash[OUTCOMES]
+    failing = {o.checks for o in outcomes.values() if o.status in (FAILED, STUB)}
+    student = config.stash[STUDENT]
+    for nodeid, outcome in outcomes.items():
+        if outcome.status != FAILED or nodeid in config.stash[EXPLAINED] or outcome.checks not in NOTEBOOK_OF:
+            continue
+        used = [*config.stash[BUILDS].get(nodeid, ()),
+                *graded_names_used(student.cells(NOTEBOOK_OF[outcome.checks]), outcome.checks)]
+        broken = [name for name in dict.fromkeys(used) if name in failing and name != outcome.checks]
+        note = "".join(f"This check uses your {name}, whose own checks fail: fix {name} first.\n" for name in broken)
+        outcome.output = bounded(note + outcome.output)
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    blame_dependencies(config)
     outcomes = list(config.stash[OUTCOMES].values())
     if not outcomes:
         return
@@ -450,6 +471,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     shutil.rmtree(session.config.stash[HYPOTHESIS_HOME], ignore_errors=True)
     path = session.config.getoption("results")
     if path is not None:
+        blame_dependencies(session.config)
         extra_data = {**session.config.stash[EXTRA_DATA], "grading": grading_facts()}
         write_results(path, list(session.config.stash[OUTCOMES].values()), extra_data,
                       session.config.stash[CONFINEMENT].summary)

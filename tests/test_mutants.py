@@ -141,6 +141,9 @@ MUTANTS = {
         ACTIVATIONS, "return 2 * sigmoid(2 * z) - 1",
         "return z.sign() * (1 - torch.exp(-2 * z.abs())) / (1 + torch.exp(-2 * z.abs()))",
         "test_activation_gradient_equals_pytorchs[tanh]"),
+    "tanh_compiled_with_torch_jit_script": Mutant(
+        ACTIVATIONS, "def tanh(z: torch.Tensor) -> torch.Tensor:", "@torch.jit.script\ndef tanh(z: torch.Tensor) -> torch.Tensor:",
+        "test_activation_is_written_from_scratch[tanh]"),
     "tanh_calls_the_builtin": Mutant(ACTIVATIONS, "return 2 * sigmoid(2 * z) - 1", "return torch.nn.Tanh()(z)",
                                      "test_activation_is_written_from_scratch[tanh]"),
     # softmax
@@ -249,4 +252,27 @@ def test_a_check_broken_by_another_graded_function_names_it_first(mutant_results
     """Where a wrong Model breaks load_parameters' check, that check's message starts by naming Model."""
     output = check_output(mutant_results["model_without_softmax"],
                           "test_load_parameters_reads_parameters_saved_by_the_grader", "load_parameters")
-    assert output.startswith("This check builds your Model, whose own checks fail: fix Model first."), output
+    assert output.startswith("This check uses your Model, whose own checks fail: fix Model first."), output
+
+
+def test_a_decorator_the_list_refuses_costs_only_its_function(mutant_results):
+    """`@torch.jit.script` on tanh costs tanh's points, saying what and where; sigmoid, softmax and relu keep theirs."""
+    tests = mutant_results["tanh_compiled_with_torch_jit_script"]["tests"]
+    lost = {t["extra_data"]["checks"] for t in tests if t["score"] < t["max_score"]}
+    output = check_output(mutant_results["tanh_compiled_with_torch_jit_script"], "test_activation_is_written_from_scratch",
+                          "tanh")
+    assert lost == {"tanh"} and output.startswith("tanh uses `torch.jit.script` on line 1"), (lost, output)
+
+
+@pytest.mark.parametrize(("name", "checked", "used"), [
+    ("sgd_climbs_the_gradient", "train_linear_regression", "sgd_step"),
+    ("loss_sums", "train_linear_regression", "loss_fn"),
+    ("sigmoid_of_minus_z", "tanh", "sigmoid"),
+])
+def test_a_check_broken_by_a_function_its_code_calls_names_that_function_first(name, checked, used, mutant_results):
+    """A right function that calls a wrong one (the training loop its sgd_step or loss_fn, tanh its sigmoid) fails
+    saying first to fix the one it calls: read from its code, and from that function's own checks."""
+    outputs = [t["output"] for t in mutant_results[name]["tests"]
+               if t["extra_data"]["checks"] == checked and t["score"] < t["max_score"]]
+    assert outputs and all(o.startswith(f"This check uses your {used}, whose own checks fail: fix {used} first.")
+                           for o in outputs), outputs[:2]

@@ -6,6 +6,8 @@ found a wrong value (its assertion message, with hypothesis's smallest failing i
 Anything else is a fault of the grader and keeps pytest's full report.
 """
 
+import builtins
+import difflib
 import re
 import traceback
 from types import TracebackType
@@ -116,6 +118,18 @@ def stub_message(name: str, cell: str, line: int) -> str:
     return f"`{name}` {STUB_MESSAGE} ({cell}, line {line}): replace `raise NotImplementedError()` with your code."
 
 
+def did_you_mean(error: NameError) -> str:
+    """`` Did you mean `sigmoid`?``: the name closest to the undefined one among those the failing frame could see."""
+    name = getattr(error, "name", None)
+    frames = [frame for frame, _ in traceback.walk_tb(error.__traceback__)]
+    if not name or not frames:
+        return ""
+    frame = frames[-1]
+    seen = {*frame.f_locals, *frame.f_globals, *dir(builtins)} - {name}
+    close = difflib.get_close_matches(name, sorted(n for n in seen if not n.startswith("_")), n=1, cutoff=0.7)
+    return f" Did you mean `{close[0]}`?" if close else ""
+
+
 def raised(error: BaseException) -> str:
     """What student code raised, its words quoted as theirs: ``Your code raised ValueError: "..."``."""
     said = str(error)
@@ -154,6 +168,8 @@ def describe(error: BaseException, cell_filenames: set[str], hidden: frozenset[s
         return stub_message(stub.name, stub.filename, stub.lineno)
     frames = student_frames(error.__traceback__, cell_filenames)
     if frames:
+        if isinstance(error, NameError):  # Python's own suggestion, which a traceback's text would give; no example
+            return f"{raised(error)}{did_you_mean(error)}\nWhere, in your notebook:\n{where(frames)}".rstrip()
         return f"{raised(error)}\nWhere, in your notebook:\n{where(frames)}{notes(error, hidden)}".rstrip()
     if isinstance(error, AssertionError):
         return f"{error}{notes(error, hidden)}"

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from autograder.boundary.notebook import Cell, definitions, parsed, selected_definitions
+from autograder.contract import GRADED_NAMES, NOTEBOOK_OF
 
 SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef,
           ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
@@ -125,6 +126,13 @@ def closure(found: Definitions, name: str) -> list[Statement]:
                     seen.add(used)
                     waiting.append(used)
     return list(chosen.values())
+
+
+def graded_names_used(cells: list[Cell], name: str) -> list[str]:
+    """The other graded names of ``name``'s notebook that its program holds (``train_linear_regression`` calls
+    ``loss_fn``; ``tanh`` calls ``sigmoid``), in the notebook's order."""
+    bound = {bound for statement in closure(notebook_definitions(tuple(cells)), name) for bound in bound_at_top(statement.node)}
+    return [graded for graded in GRADED_NAMES.get(NOTEBOOK_OF.get(name, ""), {}) if graded in bound and graded != name]
 
 
 def program_statements(cells: list[Cell]) -> Iterator[Statement]:

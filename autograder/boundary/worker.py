@@ -108,7 +108,8 @@ def failure(error: BaseException, cell_filenames: set[str]) -> dict[str, object]
     return {
         "message": bounded(message),
         "stub": None if stub is None else [stub.name, stub.filename],
-        "about_submission": isinstance(error, SubmissionError),
+        # No input of the function explains a missing notebook or name, nor a name the code does not define.
+        "about_submission": isinstance(error, (SubmissionError, NameError)),
     }
 
 
