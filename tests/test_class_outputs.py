@@ -118,4 +118,4 @@ def test_a_gradebook_that_fails_after_grading_costs_only_itself(one_student, tmp
     assert run.returncode == 2 and "Not written: the gradebook" in run.stderr, run.stdout + run.stderr
     assert (out / "grades.csv").is_file() and (out / "class_report.html").is_file()
     assert list((feedback / "alice" / ASSIGNMENT_ID).glob("*.html"))
-    assert "Summary: 1 of 1 submissions graded" in run.stdout
+    assert "Summary: 1 on the roster (the gradebook); 1 of 1 submissions graded" in run.stdout

@@ -5,7 +5,9 @@ class of tests/class_submissions.py once with ``grade-all`` and read the page it
 a real browser too.
 """
 
+import csv
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.contract import ASSIGNMENT_ID, RELEASE_DIR
 from autograder.reports import class_report
 from autograder.reports.causes import failure_groups, message_key, pass_rates, stubs_left
 from autograder.reports.class_record import ClassRecord
@@ -187,13 +190,23 @@ def test_the_page_is_readable_by_others(tmp_path: Path) -> None:
 
 # The class of ten, graded once.
 
+# Folders of submitted/ that are no student of the roster: a spreadsheet formula, and a terminal's escape sequence.
+NOT_STUDENTS = ('=HYPERLINK("evil.example","grades")', "\x1b[31mred\x1b[0m")
+ABSENT = "zoe"  # on the roster, nothing submitted
+
+
 @pytest.fixture(scope="module")
 def class_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
-    """``grade-all`` over tests/class_submissions.py's class, two at a time; its run and its output folder."""
+    """``grade-all`` over tests/class_submissions.py's class, two at a time, with a students.csv roster of the ten
+    and zoe, and two folders of no student beside them; its run and its output folder."""
     root = tmp_path_factory.mktemp("class_report")
-    build_class(root / "submitted")
+    folders = build_class(root / "submitted")
+    for name in NOT_STUDENTS:
+        shutil.copytree(RELEASE_DIR, root / "submitted" / name / ASSIGNMENT_ID)
+    (root / "students.csv").write_text("id,first_name,last_name,email\n" + "".join(
+        f"{student},,,\n" for student in [*folders, ABSENT]))
     run = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(root / "submitted"),
-                          "--out", str(root / "graded"), "--jobs", "2"],
+                          "--out", str(root / "graded"), "--jobs", "2", "--roster", str(root / "students.csv")],
                          capture_output=True, text=True, timeout=900)
     return run, root / "graded"
 
@@ -219,6 +232,17 @@ def test_grade_all_writes_the_class_report_and_says_where(class_run: tuple[subpr
     run, graded_folder = class_run
     assert f"Class report: {graded_folder / class_report.CLASS_REPORT}" in run.stdout, run.stdout + run.stderr
     assert (graded_folder / class_report.CLASS_REPORT).is_file() and (graded_folder / "grades.csv").is_file()
+
+
+@pytest.mark.slow
+def test_grades_csv_has_every_student_on_the_roster_and_no_one_else(class_run) -> None:
+    """grades.csv has a row for each of the eleven on the roster, zoe's saying "no submission", and none for the
+    folders of no student, which were not graded."""
+    run, graded_folder = class_run
+    with open(graded_folder / "grades.csv", newline="") as handle:
+        rows = {row["student_id"]: row for row in csv.DictReader(handle)}
+    assert len(rows) == 11 and rows[ABSENT]["status"] == "no submission" and rows[ABSENT]["score"] == "0"
+    assert not [name for name in NOT_STUDENTS if (graded_folder / name).exists()]
 
 
 @pytest.mark.slow

@@ -1,21 +1,18 @@
 """The instructor's whole loop with real nbgrader commands, in a temporary course, and a class graded in one command.
 
-Seven students: alice (correct), bob (partial, and late), carol (untouched stubs), dave
-(malformed: unreadable JSON, a syntax error, a renamed function, another assignment's
-notebook), erin (hostile: tries to kill the grader), grace (submitted an empty folder) and
-frank (registered, submitted nothing).
+The course and its students are tests/nbgrader_course.py's: eight on the gradebook's roster (one
+who submitted nothing, one unreadable notebook, one late student who rewrote his time, one who
+patched what the check cells call), and three folders under ids of their own making.
 """
 
 import csv
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
@@ -23,121 +20,36 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, PARTS, REFERENCE_DIR
-from tests.test_hostile_submissions import ATTACKS, hostile_submission
+from autograder.reports.untrusted import shown
+from tests.browser import browser, open_page  # noqa: F401 - browser is a fixture
+from tests.nbgrader_course import (COURSE_ID, ESCAPES, FORGED_TIME, HOSTILE_IDS, STUDENTS, Course, build_course,
+                                   nbgrader, part_scores, student_nbgrader)
 
 pytestmark = pytest.mark.slow
 
-COURSE_ID = "nn101"
-STUDENTS = ["alice", "bob", "carol", "dave", "erin", "frank", "grace"]
-ON_TIME = ["alice", "carol", "dave", "erin", "grace"]
+
+def grades(course: Course) -> dict[str, dict[str, str]]:
+    """grades.csv, one row per student id."""
+    with open(course.graded / "grades.csv", newline="") as handle:
+        return {row["student_id"]: row for row in csv.DictReader(handle)}
 
 
-@dataclass
-class Course:
-    """A temporary nbgrader course after release, submission, collection and a class grading run."""
-
-    root: Path
-    exchange: Path
-    homes: Path
-    graded: Path
-    grade_all: subprocess.CompletedProcess
-    env: dict[str, str]
-
-    @property
-    def db_url(self) -> str:
-        return f"sqlite:///{self.root / 'gradebook.db'}"
-
-    def grades(self) -> dict[str, dict[str, str]]:
-        """grades.csv, one row per student id."""
-        with open(self.graded / "grades.csv", newline="") as handle:
-            return {row["student_id"]: row for row in csv.DictReader(handle)}
-
-    def results(self, student: str) -> dict:
-        return json.loads((self.graded / student / "results.json").read_text())
-
-
-def nbgrader(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    """Run one real nbgrader command; fail the test with its output if it fails."""
-    completed = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=env,
-                               capture_output=True, text=True, timeout=600)
-    assert completed.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{completed.stdout}\n{completed.stderr}"
-    return completed
-
-
-def student_nbgrader(course: Path, exchange: Path, home: Path, env: dict[str, str], *args: str) -> None:
-    """An nbgrader command as the student ``home.name`` runs it, in their own folder with their own cache."""
-    nbgrader(home, env, *args, f"--course={COURSE_ID}", f"--student={home.name}",
-             f"--Exchange.root={exchange}", f"--Exchange.cache={home / '.nbgrader_cache'}")
-
-
-def fill_in(student: str, folder: Path) -> None:
-    """Replace the fetched stubs with what this student hands in."""
-    if student == "alice":
-        for notebook in GRADED_NAMES:
-            shutil.copy(REFERENCE_DIR / notebook, folder / notebook)
-    elif student == "bob":  # Parts 1 and 3 done, Part 2 left as given
-        for notebook in ("01_linear_regression.ipynb", "03_activations.ipynb"):
-            shutil.copy(REFERENCE_DIR / notebook, folder / notebook)
-    elif student == "dave":
-        (folder / "01_linear_regression.ipynb").write_text('{"cells": [')
-        (folder / "02_iris_mlp.ipynb").rename(folder / "homework_2.ipynb")
-        path = folder / "03_activations.ipynb"
-        shutil.copy(REFERENCE_DIR / path.name, path)
-        notebook = nbformat.read(path, as_version=4)
-        for cell in notebook.cells:
-            cell.source = cell.source.replace("def relu(", "def my_relu(").replace("def tanh(z", "def tanh(z))")
-        nbformat.write(notebook, path)
-    elif student == "erin":
-        shutil.rmtree(folder)
-        hostile_submission("kill_the_grader", ATTACKS["kill_the_grader"], folder, port=9)
-    elif student == "grace":
-        for notebook in folder.glob("*.ipynb"):
-            notebook.unlink()
+def results(course: Course, student: str) -> dict:
+    return json.loads((course.graded / student / "results.json").read_text())
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory, tool_env) -> Iterator[Course]:
-    """Release, fetch, fill in, submit (bob after the due date), collect, then grade the class."""
-    tmp = tmp_path_factory.mktemp("course")
-    root, homes, env = tmp / "course", tmp / "home", tool_env
-    # As on a shared hub, the exchange lies where every user can reach it, not in pytest's private folder.
-    exchange = Path(tempfile.mkdtemp(prefix="autograder-exchange-"))
-    exchange.chmod(0o755)
-    (root / "source").mkdir(parents=True)
-    shutil.copytree(REFERENCE_DIR, root / "source" / ASSIGNMENT_ID)
-    (root / "nbgrader_config.py").write_text(
-        "c = get_config()\n"
-        f"c.CourseDirectory.course_id = {COURSE_ID!r}\n"
-        f"c.Exchange.root = {str(exchange)!r}\n"
-        "c.Execute.timeout = 600\n"
-    )
-    for student in STUDENTS:
-        nbgrader(root, env, "db", "student", "add", student)
-    nbgrader(root, env, "generate_assignment", ASSIGNMENT_ID)
-    nbgrader(root, env, "release_assignment", ASSIGNMENT_ID)
-    for student in [*ON_TIME, "bob"]:
-        if student == "bob":  # the due date passes before bob submits
-            due = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
-            nbgrader(root, env, "db", "assignment", "add", ASSIGNMENT_ID, f"--duedate={due}")
-        home = homes / student
-        home.mkdir(parents=True)
-        student_nbgrader(root, exchange, home, env, "fetch_assignment", ASSIGNMENT_ID)
-        fill_in(student, home / ASSIGNMENT_ID)
-        student_nbgrader(root, exchange, home, env, "submit", ASSIGNMENT_ID)
-    nbgrader(root, env, "collect", ASSIGNMENT_ID)
-    graded = tmp / "graded"
-    grade_all = subprocess.run(
-        [sys.executable, "-m", "autograder", "grade-all", "submitted", "--out", str(graded), "--jobs", "2",
-         "--gradebook", f"sqlite:///{root / 'gradebook.db'}", "--feedback", "feedback"],
-        cwd=root, env=env, capture_output=True, text=True, timeout=1200,
-    )
-    yield Course(root, exchange, homes, graded, grade_all, env)
-    shutil.rmtree(exchange, ignore_errors=True)
+    """The course of tests/nbgrader_course.py, in a folder only its owner can enter, graded once."""
+    built = build_course(tmp_path_factory.mktemp("course"), tool_env)
+    yield built
+    shutil.rmtree(built.exchange, ignore_errors=True)
 
 
 def test_collect_brings_every_submission_and_no_more(course):
     """nbgrader collect gives one submitted/ folder per student who submitted, and none for frank."""
-    assert sorted(p.name for p in (course.root / "submitted").iterdir()) == sorted(set(STUDENTS) - {"frank"})
+    expected = (set(STUDENTS) - {"frank"}) | set(HOSTILE_IDS)
+    assert sorted(p.name for p in (course.root / "submitted").iterdir()) == sorted(expected)
 
 
 def test_the_class_run_completes(course):
@@ -146,22 +58,23 @@ def test_the_class_run_completes(course):
 
 
 def test_grades_csv_has_one_row_per_student_with_the_part_columns(course):
-    """grades.csv has student_id, score, max_score and one column per part, and a row for every student."""
+    """grades.csv has student_id, score, max_score, one column per part, status and submitted, and a row for every
+    student on the roster, and for no one else."""
     with open(course.graded / "grades.csv", newline="") as handle:
         header = next(csv.reader(handle))
-    assert header == ["student_id", "score", "max_score", *PARTS]
-    assert sorted(course.grades()) == sorted(STUDENTS)
+    assert header == ["student_id", "score", "max_score", *PARTS, "status", "submitted"]
+    assert sorted(grades(course)) == sorted(STUDENTS)
 
 
 def test_the_correct_submission_gets_full_marks(course):
     """alice, who handed in the reference, gets every point."""
-    row = course.grades()["alice"]
+    row = grades(course)["alice"]
     assert float(row["score"]) == float(row["max_score"]) > 0
 
 
 def test_the_partial_submission_gets_exactly_parts_1_and_3(course):
     """bob gets full marks on Parts 1 and 3 and nothing on Part 2."""
-    row, maxima = course.grades()["bob"], course.results("alice")
+    row, maxima = grades(course)["bob"], results(course, "alice")
     full = {title: sum(t["max_score"] for t in maxima["tests"] if title in t["tags"]) for title in PARTS}
     assert {title: float(row[title]) for title in PARTS} == {
         title: (full[title] if title.startswith(("Part 1", "Part 3")) else 0.0) for title in PARTS
@@ -171,7 +84,13 @@ def test_the_partial_submission_gets_exactly_parts_1_and_3(course):
 @pytest.mark.parametrize("student", ["carol", "grace", "erin", "frank"])
 def test_submissions_with_nothing_right_get_zero(course, student):
     """Stubs, an empty folder, the hostile submission and no submission at all each get zero."""
-    assert float(course.grades()[student]["score"]) == 0
+    assert float(grades(course)[student]["score"]) == 0
+
+
+def test_the_student_without_a_submission_is_said_to_have_none(course):
+    """frank, on the roster, is in grades.csv as "no submission", and in the summary line."""
+    assert grades(course)["frank"]["status"] == "no submission"
+    assert "1 without a submission (0 points)" in course.grade_all.stdout
 
 
 @pytest.mark.parametrize("student, expected", [
@@ -184,13 +103,13 @@ def test_submissions_with_nothing_right_get_zero(course, student):
 ])
 def test_a_bad_submission_is_told_why(course, student, expected):
     """Each kind of malformed submission gets a message naming what is wrong."""
-    outputs = [t["output"] for t in course.results(student)["tests"]]
+    outputs = [t["output"] for t in results(course, student)["tests"]]
     assert any(expected in output for output in outputs), outputs[:5]
 
 
 def test_the_malformed_submission_keeps_what_it_got_right(course):
     """dave's sigmoid and softmax still earn points though the rest of his notebooks are broken."""
-    assert float(course.grades()["dave"]["Part 3: activation functions"]) > 0
+    assert float(grades(course)["dave"]["Part 3: activation functions"]) > 0
 
 
 def test_nbgrader_export_shows_the_same_scores(course):
@@ -198,7 +117,7 @@ def test_nbgrader_export_shows_the_same_scores(course):
     nbgrader(course.root, course.env, "export")
     with open(course.root / "grades.csv", newline="") as handle:
         exported = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(handle)}
-    assert exported == {student: float(row["score"]) for student, row in course.grades().items()}
+    assert exported == {student: float(row["score"]) for student, row in grades(course).items()}
 
 
 def test_the_gradebook_marks_only_bob_late(course):
@@ -215,17 +134,17 @@ def test_a_rerun_grades_nothing_and_a_changed_submission_is_graded_again(course,
     shutil.copytree(course.graded, graded)
     command = [sys.executable, "-m", "autograder", "grade-all", str(submitted), "--out", str(graded)]
     again = subprocess.run(command, env=course.env, capture_output=True, text=True, timeout=600)
-    assert "0 graded now, 6 already up to date" in again.stdout, again.stdout + again.stderr
+    assert "0 graded now, 7 already up to date" in again.stdout, again.stdout + again.stderr
     shutil.copy(REFERENCE_DIR / "03_activations.ipynb", submitted / "carol" / ASSIGNMENT_ID)
     changed = subprocess.run(command, env=course.env, capture_output=True, text=True, timeout=600)
-    assert "1 graded now, 5 already up to date" in changed.stdout, changed.stdout + changed.stderr
+    assert "1 graded now, 6 already up to date" in changed.stdout, changed.stdout + changed.stderr
 
 
 def test_feedback_shows_the_score_the_failures_and_the_curves(course):
     """Each student's feedback.html has the total, the failures' messages and, for alice, her curves."""
     alice = (course.graded / "alice" / "feedback.html").read_text()
     carol = (course.graded / "carol" / "feedback.html").read_text()
-    total = course.results("alice")["max_score"]
+    total = results(course, "alice")["max_score"]
     assert "data:image/png;base64," in alice and f"{total:g} / {total:g} points" in alice
     assert "not implemented yet" in carol and "data:image/png" not in carol
 
@@ -234,7 +153,7 @@ def test_students_fetch_their_feedback_through_nbgrader(course):
     """After `nbgrader release_feedback`, alice's `nbgrader fetch_feedback` brings one page per notebook."""
     nbgrader(course.root, course.env, "release_feedback", ASSIGNMENT_ID)
     home = course.homes / "alice"
-    student_nbgrader(course.root, course.exchange, home, course.env, "fetch_feedback", ASSIGNMENT_ID)
+    student_nbgrader(course.exchange, home, course.env, "fetch_feedback", ASSIGNMENT_ID)
     fetched = sorted(p.name for p in (home / ASSIGNMENT_ID / "feedback").rglob("*.html"))
     assert fetched == [Path(n).with_suffix(".html").name for n in sorted(GRADED_NAMES)]
 
@@ -252,12 +171,83 @@ def test_another_user_can_read_released_feedback(course):
         assert read.returncode == 0 and "Feedback on pytorch_nn" in read.stdout, (page, read.stderr)
 
 
-def test_nbgrader_autograde_gives_each_part_the_class_runs_score(course):
-    """Plain `nbgrader autograde` of bob runs the grade cells and stores the same part scores as grade-all."""
-    nbgrader(course.root, course.env, "autograde", ASSIGNMENT_ID, "--student=bob", "--force")
+def test_no_id_a_student_made_up_reaches_grades_csv(course):
+    """The three folders of ids no student of the class has are in no row of grades.csv, and no cell of it starts a
+    formula or holds a control character."""
+    text = (course.graded / "grades.csv").read_text()
+    cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@")] and text.replace("\n", "").isprintable()
+    assert not set(HOSTILE_IDS) & set(grades(course))
+
+
+def test_no_id_a_student_made_up_becomes_a_student_of_the_gradebook(course):
+    """After grade-all --gradebook, the gradebook's students are the roster's, none of the made-up ids."""
     with Gradebook(course.db_url) as gradebook:
-        stored = {
-            title: gradebook.find_grade(part.grade_cell, Path(part.notebook).stem, ASSIGNMENT_ID, "bob").score
-            for title, part in PARTS.items()
-        }
-    assert stored == {title: float(course.grades()["bob"][title]) for title in PARTS}
+        assert sorted(s.id for s in gradebook.students) == sorted(STUDENTS)
+
+
+def test_grade_all_prints_each_made_up_id_inert(course):
+    """grade-all names each refused folder, its escape sequences as escapes: nothing it prints holds ESC or BEL."""
+    printed = course.grade_all.stdout + course.grade_all.stderr
+    assert "\x1b" not in printed and "\x07" not in printed
+    assert all(f"Not graded: the folder '{shown(i)}'" in course.grade_all.stderr for i in HOSTILE_IDS), printed[-3000:]
+
+
+def test_a_grading_log_holds_student_codes_escapes_inert(course):
+    """pat's model raises an error whose text is a terminal's escape sequences: her grading.log shows them as
+    escapes, and holds no ESC."""
+    log = (course.graded / "pat" / "grading.log").read_text()
+    assert shown(ESCAPES) in log and "\x1b" not in log
+
+
+def test_the_gradebook_marks_only_bob_late(course):
+    """The times come from the exchange's record, so only bob is late, though his timestamp.txt says 2000-01-01."""
+    with Gradebook(course.db_url) as gradebook:
+        late = {s.student.id for s in gradebook.assignment_submissions(ASSIGNMENT_ID) if s.total_seconds_late > 0}
+    assert late == {"bob"}
+    assert (course.root / "submitted" / "bob" / ASSIGNMENT_ID / "timestamp.txt").read_text() == FORGED_TIME
+
+
+def test_grades_csv_records_bobs_time_after_the_due_date(course):
+    """grades.csv's time of bob's submission is after the due date, and every other student's before it."""
+    submitted = {s: row["submitted"] for s, row in grades(course).items() if row["submitted"]}
+    due = course.due.strftime("%Y-%m-%d %H:%M:%S UTC")
+    assert sorted(submitted) == sorted(set(STUDENTS) - {"frank"})
+    assert [s for s, when in submitted.items() if when > due] == ["bob"]
+
+
+def test_the_report_flags_bobs_rewritten_timestamp(course):
+    """The class report's table of times that disagree lists bob, with what his timestamp.txt says, and no one else."""
+    page = (course.graded / "class_report.html").read_text()
+    table = page[page.index('<table class="times">'):]
+    table = table[:table.index("</table>")]
+    assert FORGED_TIME in table and table.count("<tr>") == 2 and "<td>bob</td>" in table
+
+
+def test_nbgrader_autograde_before_grade_all_puts_no_points_in_the_gradebook(course):
+    """pat's cell replaced what the check cells call (their output says 1000), yet autograde gave no part a point."""
+    autograded = course.root / "autograded" / "pat" / ASSIGNMENT_ID / "03_activations.ipynb"
+    outputs = [o for cell in nbformat.read(autograded, as_version=4).cells for o in cell.get("outputs", [])]
+    assert any("1000.0" in str(o.get("data", {}).get("text/plain", "")) for o in outputs)
+    assert course.before_grade_all == dict.fromkeys(PARTS, 0.0)
+
+
+def test_nbgrader_autograde_after_grade_all_leaves_grade_alls_scores(course):
+    """Autograding pat again after grade-all leaves each part at grade-all's score: Part 3's full marks, no more."""
+    nbgrader(course.root, course.env, "autograde", ASSIGNMENT_ID, "--student=pat", "--force")
+    expected = {title: float(grades(course)["pat"][title]) for title in PARTS}
+    assert part_scores(course.db_url, "pat") == expected and expected["Part 3: activation functions"] == 30.5
+
+
+def test_in_a_browser_the_report_shows_every_student_on_the_roster(browser, course):  # noqa: F811
+    """The students table lists all eight on the roster, frank as "no submission"; dave's unreadable notebook is one
+    cause among the common failures, and the made-up ids are in the table of folders not graded."""
+    from selenium.webdriver.common.by import By
+
+    open_page(browser, course.graded / "class_report.html")
+    rows = {row.text.split(" ")[0]: row.text for row in browser.find_elements(By.CSS_SELECTOR, "table.students tr")[1:]}
+    failures = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "table.failures tr")[1:]]
+    refused = browser.find_element(By.CSS_SELECTOR, "table.refused").text
+    assert sorted(rows) == sorted(STUDENTS) and "no submission" in rows["frank"]
+    assert len([row for row in failures if row.startswith("01_linear_regression.ipynb") and "dave" in row]) == 1
+    assert all(shown(i) in refused for i in HOSTILE_IDS), refused

@@ -56,8 +56,8 @@ def class_summary(record: ClassRecord, similarity: Similarity | None) -> str:
     """One line for the terminal: who was graded, the median, who submitted nothing or could not be graded, the
     folders refused, the times that disagree, the flagged pairs."""
     scored = [g.results["score"] for g in record.graded]
-    on_roster = f" of the {len(record.grades) + len(record.absent)} on the roster" if record.roster else ""
-    words = [f"{len(scored)} of {len(record.grades)} submissions graded{on_roster}"]
+    words = [f"{len(record.grades) + len(record.absent)} on the roster ({record.roster})"] if record.roster else []
+    words.append(f"{len(scored)} of {len(record.grades)} submissions graded")
     if scored:
         maximum = record.graded[0].results["max_score"]
         words.append(f"median {format_points(statistics.median(scored))} / {format_points(maximum)}")

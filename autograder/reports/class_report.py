@@ -126,8 +126,9 @@ def distribution(record: ClassRecord) -> str:
     parts = [image(histogram_png([part_points(g.results)[part] for g in graded], maxima[part], part, (4.6, 2.4)),
                    f"score distribution: {part}") for part in PARTS]
     left_out = len(record.grades) - len(graded) + len(record.absent)
+    who = "student" if left_out == 1 else "students"
     note = "" if not left_out else (f'<p class="muted">Over the {len(graded)} graded submissions; the {left_out} '
-                                    "students without a submission or a grade are not counted.</p>")
+                                    f"{who} without a submission or a grade are not counted.</p>")
     return f'<h2>Scores</h2>{note}{overall}<div class="parts">{"".join(parts)}</div>'
 
 
@@ -293,8 +294,10 @@ def render(record: ClassRecord, similarity: Similarity, assignment: str, when: d
     grades = record.grades
     on_roster = f" of {len(grades) + len(record.absent)} students on the roster" if record.roster else ""
     meta = f'<p class="meta">Graded {when:%Y-%m-%d %H:%M}; {len(grades)} submissions{on_roster}.</p>'
-    body = "".join([summary(record, similarity), not_graded(record), refused(record), distribution(record),
-                    students(record, similarity), times(record), similar(similarity), checks(grades),
+    # The summary and the total's plot come first, on the first screen; who was not graded, and why, after the table
+    # of students.
+    body = "".join([summary(record, similarity), not_graded(record), distribution(record),
+                    students(record, similarity), refused(record), times(record), similar(similarity), checks(grades),
                     failures(grades), stubs(grades)])
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>"
             f"<style>{STYLE}</style></head>\n<body><h1>{title}</h1>{meta}\n{body}\n</body></html>\n")
