@@ -135,6 +135,18 @@ def test_a_function_that_fails_through_one_it_uses_shares_that_functions_cause()
         ("sigmoid, tanh", f"sigmoid {refusal}")]
 
 
+def test_a_function_the_grader_says_fails_through_a_wrong_one_shares_its_cause() -> None:
+    """A training loop whose checks fail because loss_fn is wrong ("fix loss_fn first") is one cause with loss_fn's,
+    under loss_fn's message; sgd_step, wrong on its own, is a cause of its own."""
+    wrong = "loss_fn(input, target) is not the mean of (input - target) ** 2: got 12.0, expected 3.0."
+    blamed = "This check uses your loss_fn, whose own checks fail: fix loss_fn first.\nhistory[0] is 9.0, not 2.0."
+    tests = [{**check("test_loss", PART1, False, wrong), "extra_data": {"checks": "loss_fn"}},
+             {**check("test_train", PART1, False, blamed), "extra_data": {"checks": "train_linear_regression"}},
+             {**check("test_sgd", PART1, False, "sgd_step adds the gradient."), "extra_data": {"checks": "sgd_step"}}]
+    assert sorted((g.function, g.message) for g in failure_groups([graded("a", *tests)])) == [
+        ("loss_fn, train_linear_regression", wrong), ("sgd_step", "sgd_step adds the gradient.")]
+
+
 def test_a_student_without_a_submission_has_a_row_and_counts_in_no_statistic() -> None:
     """zoe, on the roster with nothing submitted, has a row saying so; the median is the graded students' alone."""
     grades = [graded("a", check("test_x", PART1, True), check("test_y", PART1, True)),

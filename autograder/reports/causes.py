@@ -2,10 +2,11 @@
 
 A check's state (passed, failed, not checked, an untouched stub) is what the grader set in
 results.json (``report.state``), never read from a message. Messages are only grouped: one
-mistake that fails eight checks of a function is one cause; a message that every function of a
-notebook fails with (an unreadable or missing notebook) is one cause of the notebook; a function
-that fails because a function it uses is refused ("tanh uses sigmoid, which uses ...") shares
-that function's cause; an untouched stub is one row of its own table, whoever called it.
+mistake that fails eight checks of a function is one cause; a function that fails because a
+function it uses is wrong (the grader says "fix sigmoid first") or refused ("tanh uses sigmoid,
+which uses ...") shares that function's cause; functions of one student whose causes say the same
+are one cause, named for the notebook where that is every function of it (an unreadable or
+missing notebook); an untouched stub is one row of its own table, whoever called it.
 """
 
 import re
@@ -17,6 +18,9 @@ from autograder.reports.report import STUB, UNCHECKED, Graded, state
 # How a message says that a graded name fails through a name it uses (``scratch.relies``): "tanh uses sigmoid,
 # which uses `torch.exp` ...". The cause is sigmoid's: "sigmoid uses `torch.exp` ...".
 THROUGH = re.compile(r"^(\w+) uses (?:\w+, which uses )*(\w+), which (?=uses )")
+# How the grader starts the message of a check whose graded name uses another one whose own checks fail
+# (``conftest.blame_dependencies``): the cause is that one's.
+BLAME = re.compile(r"This check uses your ([\w.]+), whose own checks fail: fix \1 first\.\n?")
 
 
 @dataclass
@@ -48,9 +52,18 @@ def strip_example(output: str) -> str:
     return re.sub(r"^Draw \d+: .*$\n?", "", text, flags=re.M).strip()
 
 
+def blamed(output: str) -> tuple[list[str], str]:
+    """The graded names a message says to fix first (``BLAME``), and the message without those notes."""
+    names = []
+    while (found := BLAME.match(output)) is not None:
+        names.append(found.group(1))
+        output = output[found.end():]
+    return names, output
+
+
 def root_message(output: str) -> str:
     """The message of the cause: "tanh uses sigmoid, which uses `x` ..." is sigmoid's "sigmoid uses `x` ..."."""
-    return THROUGH.sub(r"\2 ", strip_example(output), count=1)
+    return THROUGH.sub(r"\2 ", strip_example(blamed(output)[1]), count=1)
 
 
 def stub_name(test: dict) -> str | None:
@@ -100,14 +113,23 @@ def covered(functions: list[str], by_notebook: dict[str, list[str]]) -> str:
 
 def student_causes(graded: Graded) -> list[tuple[str, str, list[dict]]]:
     """One student's causes: what each covers, its first message, and the failed checks it cost, by the first
-    failure of each function (as their feedback shows it first), functions whose causes say the same merged."""
+    failure of each function (as their feedback shows it first). A function the grader says fails through another
+    that fails (``BLAME``) shares that one's cause, and functions whose causes say the same are merged."""
     by_function: dict[str, list[dict]] = {}
     for test in failed_tests(graded):
         if stub_name(test) is None:
             by_function.setdefault(test.get("extra_data", {}).get("checks", ""), []).append(test)
+
+    def cause_of(function: str, seen: frozenset[str]) -> str:
+        """The function whose failure explains ``function``'s: itself, or the first one it is told to fix first."""
+        for name in blamed(by_function[function][0]["output"])[0]:
+            if name in by_function and name not in seen:
+                return cause_of(name, seen | {name})
+        return function
+
     merged: dict[str, tuple[list[str], str, list[dict]]] = {}
     for function, tests in by_function.items():
-        message = root_message(tests[0]["output"])
+        message = root_message(by_function[cause_of(function, frozenset({function}))][0]["output"])
         functions, _, checks = merged.setdefault(message_key(message), ([], message, []))
         functions.append(function)
         checks.extend(tests)

@@ -244,10 +244,10 @@ def failures(grades: list[Graded]) -> str:
     more = f'<p class="muted">and {rest} less common causes.</p>' if rest > 0 else ""
     return ('<h2 id="failures">Most common failures</h2><p class="muted">Causes, not checks: for each student and '
             "function, the first check it failed, as their feedback shows it first; one mistake is one cause, "
-            "however many checks it costs. A message every function of a notebook fails with (a notebook that "
-            "cannot be read, or is missing) is one cause of that notebook, and a function that fails through one it "
-            "uses shares that function's cause. Messages that differ only in numbers or in hypothesis's example "
-            "count as one.</p>"
+            "however many checks it costs. A function that fails because one it uses is wrong shares that "
+            "function's cause, and a message every function of a notebook fails with (a notebook that cannot be "
+            "read, or is missing) is one cause of that notebook. Messages that differ only in numbers or in "
+            "hypothesis's example count as one.</p>"
             '<table class="failures"><tr><th style="width: 10rem">function</th><th>cause</th>'
             '<th class="number">students</th>'
             f'<th style="width: 14rem">who</th></tr>{"".join(rows)}</table>{more}')
