@@ -422,15 +422,3 @@ def build_class(submitted: Path) -> dict[str, Path]:
     answered(folders["max"], MAX)
     return folders
 
-
-def pasted_below_stubs(folder: Path, original: Path) -> Path:
-    """The released notebooks in ``folder``, every stub untouched, with each answer cell of ``original``'s notebooks
-    pasted below them as a new cell (which has no nbgrader metadata): what the grader loads is the pasted code."""
-    shutil.copytree(RELEASE_DIR, folder)
-    for path in sorted(folder.glob("*.ipynb")):
-        notebook = nbformat.read(path, as_version=4)
-        answers = [cell for cell in nbformat.read(original / path.name, as_version=4).cells
-                   if cell.metadata.get("nbgrader", {}).get("solution")]
-        notebook.cells += [nbformat.v4.new_code_cell(cell.source) for cell in answers]
-        nbformat.write(notebook, path)
-    return folder

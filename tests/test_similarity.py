@@ -15,9 +15,8 @@ import nbformat
 import pytest
 
 from autograder.contract import GRADED_NAMES, RELEASE_DIR, REPO_ROOT
-from autograder.reports.similarity import Similarity, compare_class
-from autograder.reports.similarity import THRESHOLD
-from tests.class_submissions import COPIES, HINT_FOLLOWERS, INDEPENDENT, build_class, pasted_below_stubs
+from autograder.reports.similarity import THRESHOLD, Similarity, compare_class
+from tests.class_submissions import COPIES, HINT_FOLLOWERS, INDEPENDENT, build_class
 
 NOTEBOOKS = list(GRADED_NAMES)
 
@@ -32,6 +31,19 @@ def class_folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def similarity(class_folders: dict[str, Path]) -> Similarity:
     """Every pair of the class compared, with the released notebooks as starter code."""
     return compare_class(class_folders, RELEASE_DIR, NOTEBOOKS)
+
+
+def pasted_below_stubs(folder: Path, original: Path) -> Path:
+    """The released notebooks in ``folder``, every stub untouched, with each answer cell of ``original``'s notebooks
+    pasted below them as a new cell (which has no nbgrader metadata): what the grader loads is the pasted code."""
+    shutil.copytree(RELEASE_DIR, folder)
+    for path in sorted(folder.glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        answers = [cell for cell in nbformat.read(original / path.name, as_version=4).cells
+                   if cell.metadata.get("nbgrader", {}).get("solution")]
+        notebook.cells += [nbformat.v4.new_code_cell(cell.source) for cell in answers]
+        nbformat.write(notebook, path)
+    return folder
 
 
 def flagged_pairs(similarity: Similarity) -> set[tuple[str, str]]:
