@@ -34,7 +34,7 @@ from autograder.reports.feedback import feedback_text
 from autograder.reports.report import (FAILED, NOT_CHECKED, NOT_RUN, PASSED, STUB, UNCHECKED, Outcome, results_json,
                                       score_table, write_results)
 from autograder.suite.stubs import is_stub_in_source, untouched_stub
-from autograder.suite.strategies import draw_no_local_constants
+from autograder.suite.strategies import draw_no_local_constants, print_examples_exactly
 
 if TYPE_CHECKING:
     import torch
@@ -55,6 +55,7 @@ settings.register_profile(
 )
 settings.load_profile("grading")
 draw_no_local_constants()
+print_examples_exactly()
 
 OUTCOMES = pytest.StashKey[dict[str, Outcome]]()
 STUDENT = pytest.StashKey[RemoteSubmission]()

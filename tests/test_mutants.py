@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import torch
 
 from autograder.contract import ASSIGNMENT_ID, REFERENCE_DIR
 from tests.conftest import grade_by_notebook
@@ -44,6 +45,8 @@ MUTANTS = {
     "loss_sums": Mutant(LINEAR, "return (input - target).pow(2).mean()", "return (input - target).pow(2).sum()",
                         "test_loss_fn_is_the_mean_of_squared_differences"),
     "loss_is_absolute": Mutant(LINEAR, "return (input - target).pow(2).mean()", "return (input - target).abs().mean()",
+                               "test_loss_fn_is_the_mean_of_squared_differences"),
+    "loss_with_a_typo": Mutant(LINEAR, "return (input - target).pow(2).mean()", "return (input - targt).pow(2).mean()",
                                "test_loss_fn_is_the_mean_of_squared_differences"),
     "loss_forgets_to_square": Mutant(LINEAR, "return (input - target).pow(2).mean()", "return (input - target).mean()",
                                      "test_loss_fn_is_the_mean_of_squared_differences"),
@@ -144,6 +147,8 @@ MUTANTS = {
     "tanh_compiled_with_torch_jit_script": Mutant(
         ACTIVATIONS, "def tanh(z: torch.Tensor) -> torch.Tensor:", "@torch.jit.script\ndef tanh(z: torch.Tensor) -> torch.Tensor:",
         "test_activation_is_written_from_scratch[tanh]"),
+    "tanh_with_a_typo": Mutant(ACTIVATIONS, "return 2 * sigmoid(2 * z) - 1", "return 2 * sigmod(2 * z) - 1",
+                               "test_activation_is_written_from_scratch[tanh]"),
     "tanh_calls_the_builtin": Mutant(ACTIVATIONS, "return 2 * sigmoid(2 * z) - 1", "return torch.nn.Tanh()(z)",
                                      "test_activation_is_written_from_scratch[tanh]"),
     # softmax
@@ -155,6 +160,8 @@ MUTANTS = {
         ACTIVATIONS, "shifted = z - z.amax(dim=dim, keepdim=True).detach()\n    e = torch.exp(shifted)\n    return e / e.sum(dim=dim, keepdim=True)",
         "shifted = z - z.amax(dim=-1, keepdim=True).detach()\n    e = torch.exp(shifted)\n    return e / e.sum(dim=-1, keepdim=True)",
         "test_softmax_equals_torch_softmax"),
+    "softmax_without_keepdim": Mutant(ACTIVATIONS, "return e / e.sum(dim=dim, keepdim=True)", "return e / e.sum(dim=dim)",
+                                      "test_softmax_slices_sum_to_one"),
     "softmax_calls_the_builtin": Mutant(ACTIVATIONS, "return e / e.sum(dim=dim, keepdim=True)",
                                         "return torch.nn.functional.softmax(z, dim)",
                                         "test_activation_is_written_from_scratch[softmax]"),
@@ -276,3 +283,39 @@ def test_a_check_broken_by_a_function_its_code_calls_names_that_function_first(n
                if t["extra_data"]["checks"] == checked and t["score"] < t["max_score"]]
     assert outputs and all(o.startswith(f"This check uses your {used}, whose own checks fail: fix {used} first.")
                            for o in outputs), outputs[:2]
+
+
+@pytest.mark.parametrize(("name", "checked", "said"), [
+    ("tanh_with_a_typo", "tanh", "tanh uses `sigmod` on line 11"),
+    ("loss_with_a_typo", "loss_fn", 'Your code raised NameError: "name \'targt\' is not defined"'),
+])
+def test_a_name_nothing_defines_is_one_name_error_with_the_closest_name(name, checked, said, mutant_results):
+    """A typo is said as Python's NameError, with the name meant, once for the function, and with no example input."""
+    outputs = {t["output"] for t in mutant_results[name]["tests"] if t["extra_data"]["checks"] == checked}
+    [output] = outputs
+    meant = "sigmoid" if checked == "tanh" else "target"
+    assert said in output and f"Did you mean `{meant}`?" in output and "example" not in output, output
+
+
+def softmax_without_keepdim(z: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """The mutant's softmax, here: the max shift, then a sum that drops the dimension it sums over."""
+    e = torch.exp(z - z.amax(dim=dim, keepdim=True))
+    return e / e.sum(dim=dim)
+
+
+def test_every_example_shown_fails_when_tried_by_hand(mutant_results):
+    """Each example a failed softmax check shows is an input on which the mutant's softmax is wrong: pasted as shown
+    (exact values), it raises or differs from PyTorch's."""
+    examples = [output.split("The smallest example found:\n", 1)[1].split("\n\n")[0]
+                for output in (t["output"] for t in mutant_results["softmax_without_keepdim"]["tests"])
+                if "The smallest example found:" in output]
+    assert examples
+    for example in examples:
+        arguments = dict(line.strip().split(" = ", 1) for line in example.splitlines() if " = " in line)
+        z, dim = eval(arguments["z_dim"], {"torch": torch}) if "z_dim" in arguments else (
+            eval(arguments["z"], {"torch": torch}), -1)
+        try:
+            out = softmax_without_keepdim(z, dim)
+        except RuntimeError:
+            continue
+        assert out.shape != z.shape or not torch.allclose(out, torch.softmax(z, dim)), example

@@ -14,7 +14,6 @@ worker of its own that runs its program and nothing else (``program.py``): exact
 statements the judge reads, so no other code can change what it calls.
 """
 
-import os
 import shutil
 import tempfile
 import threading

@@ -28,17 +28,22 @@ class StudentCodeFailed(Exception):
 
     ``stub`` is ``(qualified name, cell)`` when the cause is an untouched ``raise NotImplementedError()``;
     ``about_submission`` is true when no input of the student's function explains it: the submission
-    as a whole (a notebook or name missing or unreadable), or how its code is written.
+    as a whole (a notebook or name missing or unreadable), or how its code is written; ``on_this_input``
+    is false when the failure did not happen on the input of the check now running (it is the replay of
+    an earlier one), so that no example is shown as if it had failed.
     """
 
-    def __init__(self, message: str, stub: tuple[str, str] | None = None, about_submission: bool = False) -> None:
+    def __init__(self, message: str, stub: tuple[str, str] | None = None, about_submission: bool = False,
+                 on_this_input: bool = True) -> None:
         super().__init__(message)
         self.stub = stub
         self.about_submission = about_submission
+        self.on_this_input = on_this_input
 
     def again(self) -> "StudentCodeFailed":
-        """The same failure as a new exception, without the notes (hypothesis's examples) the first one gathered."""
-        return StudentCodeFailed(str(self), self.stub, self.about_submission)
+        """The same failure as a new exception, without the notes (hypothesis's examples) the first one gathered: a
+        replay, which happened on no input of the check that raises it."""
+        return StudentCodeFailed(str(self), self.stub, self.about_submission, on_this_input=False)
 
 
 def bounded(text: str, limit: int = MESSAGE_LIMIT) -> str:
@@ -160,8 +165,9 @@ def describe(error: BaseException, cell_filenames: set[str], hidden: frozenset[s
     if isinstance(error, SubmissionError):
         return str(error)
     if isinstance(error, StudentCodeFailed):
-        # An untouched stub or a missing notebook fails alike on every input: no example explains it.
-        explained_by_inputs = error.stub is None and not error.about_submission
+        # An untouched stub or a missing notebook fails alike on every input: no example explains it; and the replay of
+        # an earlier failure did not happen on the example hypothesis would show.
+        explained_by_inputs = error.stub is None and not error.about_submission and error.on_this_input
         return f"{error}{notes(error, hidden) if explained_by_inputs else ''}"
     stub = unimplemented_stub(error, cell_filenames)
     if stub is not None:

@@ -1,5 +1,5 @@
-"""Hypothesis strategies shared by the graded tests: bounded, NaN-free float tensors; and no constants drawn from the
-grader's own source."""
+"""Hypothesis strategies shared by the graded tests: bounded, NaN-free float tensors; no constants drawn from the
+grader's own source; and failing examples printed exactly, as code a student can paste."""
 
 import numpy as np
 import torch
@@ -56,3 +56,33 @@ def draw_no_local_constants() -> None:
     if hasattr(providers, "_get_local_constants"):  # hypothesis before 6.131 draws none
         nothing = type(providers._local_constants)()
         providers._get_local_constants = lambda: nothing
+
+
+def print_examples_exactly() -> None:
+    """Show a tensor in a failing example as code that rebuilds it exactly: ``torch.tensor([0.1, -2.5])``.
+
+    Torch's own repr rounds to four decimals, so an example pasted from the feedback could give
+    the right answer where the one that failed did not. float32 values are written in the
+    shortest form float32 reads back exactly, float64 values in Python's.
+    """
+    from hypothesis.vendor import pretty
+
+    def exact(tensor: torch.Tensor, printer: "pretty.RepresentationPrinter", cycle: bool) -> None:
+        printer.text(exact_source(tensor))
+
+    pretty.for_type_by_name("torch", "Tensor", exact)
+
+
+def exact_source(tensor: torch.Tensor) -> str:
+    """Code that rebuilds ``tensor``'s values, shape and dtype exactly (``torch.tensor([[1.0, 0.5]], dtype=...)``)."""
+    values = tensor.detach().cpu()
+    write = (lambda value: str(np.float32(value))) if values.dtype == torch.float32 else repr
+
+    def literal(nested: object) -> str:
+        if isinstance(nested, list):
+            return "[" + ", ".join(literal(item) for item in nested) + "]"
+        text = write(nested)
+        return text if any(c in text for c in ".en") else text + ".0"  # a float literal, never an int
+
+    dtype = "" if values.dtype == torch.float32 else f", dtype={values.dtype}"
+    return f"torch.tensor({literal(values.tolist())}{dtype})"

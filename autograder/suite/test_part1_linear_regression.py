@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from autograder.boundary.channel import SharedBuffer
 from autograder.suite import probes, strategies
 from autograder.suite.checks import assert_close, expect_float_list, expect_tensor, trained_as_the_reference
+from autograder.suite.histories import Batch, batches, expect_history
 from autograder.suite.data import random_parameters, toy_regression_dataset
 
 pytestmark = pytest.mark.part("Part 1: linear regression")
@@ -19,11 +20,6 @@ pytestmark = pytest.mark.part("Part 1: linear regression")
 LECTURE_BY_HAND = (2.6696107387542725, 4.879678249359131)
 LECTURE_NN = (2.6496422290802, 4.87706995010376)
 LECTURE = {"seed": 1, "batch_size": 1, "learning_rate": 0.001, "num_epochs": 200}
-EPOCH_MEAN = (
-    "Each entry of the loss history should be the epoch's loss averaged over all its examples "
-    "(sum of loss.item() * batch size, divided by the data set's size)."
-)
-
 # Two parameters and the gradients a backward pass would have left in them.
 SGD_VALUES = [torch.tensor([1.0, -2.0]), torch.tensor([0.5])]
 SGD_GRADS = [torch.tensor([3.0, 4.0]), torch.tensor([5.0])]
@@ -38,12 +34,6 @@ def linear_inputs(draw: st.DrawFn) -> tuple[torch.Tensor, torch.Tensor, torch.Te
     weight = draw(strategies.float_tensors(shape=(features,), dtype=dtype))
     bias = draw(strategies.float_tensors(shape=(1,), dtype=dtype))
     return xb, weight, bias
-
-
-def toy_mse(weight: torch.Tensor, bias: torch.Tensor) -> float:
-    """The mean squared error of the line ``x * weight + bias`` over the whole toy data set."""
-    x, y = toy_regression_dataset().tensors
-    return ((x[:, 0] * weight + bias - y) ** 2).mean().item()
 
 
 @pytest.mark.checks("model")
@@ -156,16 +146,23 @@ def test_train_linear_regression_reproduces_the_lecture(student, reference_if_pr
                              {**unforeseeable_run(unforeseeable_seed), "initial": initial}, "train_linear_regression")
 
 
+def line_epochs(weight: torch.Tensor, bias: torch.Tensor, order_seed: int, epochs: int) -> list[list[Batch]]:
+    """The batches of 3 (3, 3, 3 and 1) a loop over the toy data sees, each with its mean squared error under the line
+    ``x * weight + bias``: computed here."""
+    return [[Batch(len(y), ((x[:, 0] * weight + bias - y) ** 2).mean().item()) for x, y in epoch]
+            for epoch in batches(toy_regression_dataset(), 3, order_seed, epochs)]
+
+
 @pytest.mark.checks("train_linear_regression")
 @pytest.mark.points(1)
-def test_train_linear_regression_returns_epoch_mean_losses(student, start):
+def test_train_linear_regression_returns_epoch_mean_losses(student, start, unforeseeable_seed):
     """At learning rate 0 each epoch's entry of train_linear_regression's history is the whole data's mean squared error."""
     # Batches of 3, 3, 3 and 1: a plain mean of the batch losses would differ.
     initial = torch.cat([start["weight"][0], start["bias"]])
     run = student.run(probes.linear_regression_run, seed=1, batch_size=3, learning_rate=0.0, num_epochs=3,
-                      initial=initial)
+                      initial=initial, order_seed=unforeseeable_seed)
     history = expect_float_list(run["history"], 3, "train_linear_regression's loss history")
-    assert_close(torch.tensor(history), torch.full((3,), toy_mse(*initial)), EPOCH_MEAN)
+    expect_history(history, line_epochs(*initial, unforeseeable_seed, 3), "loss")
 
 
 @pytest.mark.checks("train_nn_regression")
@@ -186,12 +183,12 @@ def test_train_nn_regression_reproduces_the_lecture(student, reference_if_presen
 
 @pytest.mark.checks("train_nn_regression")
 @pytest.mark.points(1)
-def test_train_nn_regression_returns_epoch_mean_losses(student, start):
+def test_train_nn_regression_returns_epoch_mean_losses(student, start, unforeseeable_seed):
     """At learning rate 0 each epoch's entry of train_nn_regression's history is the whole data's mean squared error."""
     run = student.run(probes.nn_regression_run, seed=0, replay_epochs=0, batch_size=3, learning_rate=0.0, num_epochs=2,
-                      initial=start)
+                      initial=start, order_seed=unforeseeable_seed)
     history = expect_float_list(run["history"], 2, "train_nn_regression's loss history")
-    assert_close(torch.tensor(history), torch.full((2,), toy_mse(start["weight"][0], start["bias"])), EPOCH_MEAN)
+    expect_history(history, line_epochs(start["weight"][0, 0], start["bias"][0], unforeseeable_seed, 2), "loss")
 
 
 @pytest.mark.checks("train_linear_regression")

@@ -8,10 +8,12 @@ import torch
 from hypothesis import example, given
 from hypothesis import strategies as st
 from torch import nn
+from torch.utils.data import TensorDataset
 
 from autograder.suite import probes, strategies
 from autograder.suite.checks import (assert_close, expect_float_list, expect_mlp_state, expect_tensor,
                                      trained_as_the_reference)
+from autograder.suite.histories import Batch, batches, expect_history
 from autograder.suite.data import (IRIS_SIZES, iris_split, mlp_parameter_shapes, mlp_probabilities, random_parameters,
                                    trusted_accuracy)
 
@@ -116,24 +118,20 @@ def unforeseeable_run(start: dict[str, torch.Tensor], order_seed: int, students_
 
 @pytest.mark.checks("train_mlp")
 @pytest.mark.points(2)
-def test_train_mlp_histories_are_epoch_averages(student, iris, start):
+def test_train_mlp_histories_are_epoch_averages(student, iris, start, unforeseeable_seed):
     """With learning rate 0, each epoch's loss and accuracy are those of the whole training set."""
     setup = {"seed": 0, "batch_size": 7, "optimizer": "sgd", "learning_rate": 0.0, "num_epochs": 2}
-    run = student.run(probes.mlp_training_run, device="cpu", students_model=False, initial=start, **setup)
+    run = student.run(probes.mlp_training_run, device="cpu", students_model=False, initial=start,
+                      order_seed=unforeseeable_seed, **setup)
     loss_hist, accuracy_hist = expect_histories(run["histories"], 2)
+    # Each batch the loop sees (batches of 7: the last holds 2), its loss and its right predictions, computed here.
     with torch.no_grad():
-        expected_loss = nn.CrossEntropyLoss()(mlp_probabilities(start, iris.X_train), iris.y_train).item()
-    expected_accuracy = trusted_accuracy(start, iris.X_train, iris.y_train)
-    assert_close(
-        torch.tensor(loss_hist), torch.full((2,), expected_loss),
-        "loss_hist[epoch] should be the loss averaged over all the epoch's examples "
-        "(sum of loss.item() * batch size, divided by the data set's size), not only the last batch's.",
-    )
-    assert_close(
-        torch.tensor(accuracy_hist), torch.full((2,), expected_accuracy),
-        "accuracy_hist[epoch] should be the fraction of all the epoch's examples predicted right, "
-        "counted inside the batch loop.",
-    )
+        seen = [[(len(y), mlp_probabilities(start, X), y) for X, y in epoch]
+                for epoch in batches(TensorDataset(iris.X_train, iris.y_train), 7, unforeseeable_seed, 2)]
+        losses = [[Batch(n, nn.CrossEntropyLoss()(p, y).item()) for n, p, y in epoch] for epoch in seen]
+        counts = [[Batch(n, (p.argmax(dim=1) == y).sum().item()) for n, p, y in epoch] for epoch in seen]
+    expect_history(loss_hist, losses, "loss_hist entry")
+    expect_history(accuracy_hist, counts, "accuracy_hist entry", counts=True)
 
 
 @pytest.mark.checks("train_mlp")
