@@ -560,21 +560,6 @@ def relu(z):
 ''', "github.com/udlbook/udlbook Notebooks/Chap07/7_3_Initialization.ipynb: ReLU(preactivation) -> relu(z) (a NumPy "
         "notebook; ndarray.clip and Tensor.clip are spelled alike)"),
 
-    "relu_fastbook_layer_class_call": Written("relu", '''
-class Relu():
-    def __call__(self, inp):
-        self.inp = inp
-        self.out = inp.clamp_min(0.)
-        return self.out
-
-    def backward(self): self.inp.g = (self.inp>0).float() * self.out.g
-
-
-def relu(z):
-    return Relu()(z)
-''', "github.com/fastai/fastbook 17_foundations.ipynb (Refactoring the Model): class Relu verbatim, its "
-        "`Relu()(x)` written as def relu(z)"),
-
     "relu_torch_clamp_min_keyword": Written("relu", '''
 import torch
 

@@ -124,18 +124,11 @@ def test_a_module_held_as_a_value_is_refused():
     assert refused("relu", IMPORTS, "def relu(z, t=torch):\n    return t.clamp(z, min=0)\n")
 
 
-@pytest.mark.parametrize("statement", ["z.data = z.clamp(min=0)", "torch.exp = torch.abs", "z.grad = z"])
-def test_what_an_object_already_has_may_not_be_changed(statement):
-    """Setting an attribute a module or a tensor already has is refused (a name of one's own is not: ``x.g = ...``)."""
+@pytest.mark.parametrize("statement", ["z.data = z.clamp(min=0)", "torch.exp = torch.abs", "z.grad = z", "z.g = z"])
+def test_nothing_but_ones_own_objects_may_be_changed(statement):
+    """Setting an attribute of a module or of any value is refused: only the student's own objects' may be set (a name
+    set on a value could be any object's attribute, of a type nobody listed)."""
     assert refused("relu", IMPORTS, f"def relu(z):\n    {statement}\n    return z.clamp(min=0)\n")
-
-
-def test_a_name_of_ones_own_may_be_set_on_a_tensor_and_read_back():
-    """fastai's layers keep a gradient of their own on a tensor (``self.inp.g``): a name no object already has."""
-    source = ("class Relu():\n    def __call__(self, inp):\n        self.inp = inp\n        self.out = inp.clamp_min(0.)\n"
-              "        return self.out\n\n    def backward(self):\n        self.inp.g = (self.inp > 0).float() * self.out.g\n\n\n"
-              "def relu(z):\n    return Relu()(z)\n")
-    assert verdict("relu", IMPORTS, source) == Verdict()
 
 
 def test_a_class_of_ones_own_may_set_and_use_its_attributes():
@@ -160,6 +153,60 @@ def test_self_is_the_students_own_only_where_python_says_so(source):
     """A method's first parameter holds the student's object only for an undecorated method of an undecorated class,
     never reached through the class and never rebound; a method's local is no attribute of the class."""
     assert any("`.sigmoid`" in message for message in refused("sigmoid", IMPORTS, source))
+
+
+ROUND_TWO = {
+    # An alias in the class body reaches a method through its class under another name.
+    "alias-in-the-class-body": "class Ops:\n    sigmoid = None\n\n    def act(self):\n        return self.sigmoid()\n\n"
+                               "    run = act\n\n\ndef sigmoid(z):\n    return Ops.run(z)\n",
+    # A method named like a listed method, reached from a class a function returns.
+    "listed-method-name": "class Ops:\n    sigmoid = None\n\n    def to(self):\n        return self.sigmoid()\n\n\n"
+                          "def ops():\n    return Ops\n\n\ndef sigmoid(z):\n    return ops().to(z)\n",
+    # With setup_context, autograd calls forward(*inputs): its first parameter is the input, not a context.
+    "setup-context": "class F(torch.autograd.Function):\n    @staticmethod\n    def forward(ctx):\n"
+                     "        return ctx.sigmoid()\n\n    @staticmethod\n    def setup_context(ctx, inputs, output):\n"
+                     "        pass\n\n\ndef sigmoid(z):\n    return F.apply(z)\n",
+    # A Function's forward called by name, with a tensor as its context.
+    "forward-by-name": "class F(torch.autograd.Function):\n    @staticmethod\n    def forward(ctx):\n"
+                       "        return ctx.sigmoid()\n\n\ndef sigmoid(z):\n    return F().forward(z)\n",
+    # A name set on a value nobody checks, read back on a numpy array (ctypes, then the interpreter).
+    "name-set-on-a-value": "def sigmoid(z):\n    if z is None:\n        z.ctypes = 0\n    return numpy.exp([0.0]).ctypes\n",
+}
+
+
+@pytest.mark.parametrize("source", ROUND_TWO.values(), ids=ROUND_TWO.keys())
+def test_an_object_is_the_students_own_only_where_nothing_else_can_reach_its_method(source):
+    """The second round of our attacks: each reaches PyTorch's own sigmoid through an object taken for the student's,
+    or a value's attribute; each is refused."""
+    assert refused("sigmoid", IMPORTS + "import numpy\n", source)
+
+
+HONEST = {
+    "super-with-arguments": "class Sigmoid(torch.nn.Module):\n    def __init__(self):\n"
+                            "        super(Sigmoid, self).__init__()\n\n    def forward(self, z):\n"
+                            "        return 1 / (1 + torch.exp(-z))\n\n\ndef sigmoid(z):\n    return Sigmoid()(z)\n",
+    "class-body-using-its-own-names": "class Const:\n    HALF = 0.5\n    ONE = HALF * 2\n\n\n"
+                                      "def sigmoid(z):\n    return Const.ONE / (Const.ONE + torch.exp(-z))\n",
+    "a-classmethod-reading-a-constant": "class Act:\n    EPS = 0.0\n\n    @classmethod\n    def of(cls, z):\n"
+                                        "        return 1 / (1 + torch.exp(-z)) + cls.EPS\n\n\n"
+                                        "def sigmoid(z):\n    return Act.of(z)\n",
+    "torch-imported-twice": "import torch.nn\n\n\nclass _S(torch.autograd.Function):\n    @staticmethod\n"
+                            "    def forward(ctx, z):\n        out = 1 / (1 + torch.exp(-z))\n        ctx.keep = out\n"
+                            "        return out\n\n    @staticmethod\n    def backward(ctx, grad):\n"
+                            "        return grad * ctx.keep * (1 - ctx.keep)\n\n\ndef sigmoid(z):\n    return _S.apply(z)\n",
+    "an-error-message-with-the-type": "def sigmoid(z):\n    if not isinstance(z, torch.Tensor):\n"
+                                      "        raise TypeError('expected a tensor, got {}'.format(type(z).__name__))\n"
+                                      "    return 1 / (1 + torch.exp(-z))\n",
+    "views-and-copies": "def sigmoid(z):\n    t = z.cpu().transpose(0, -1) if z.dim() else z\n"
+                        "    out = 1 / (1 + torch.exp(-t))\n    return (out.transpose(0, -1) if z.dim() else out).to(z.device)\n",
+}
+
+
+@pytest.mark.parametrize("source", HONEST.values(), ids=HONEST.keys())
+def test_honest_code_our_attacks_once_refused_is_allowed(source):
+    """Correct code the second round found refused (two-argument super, a class body's own names, a classmethod's
+    cls, torch imported twice, type(z).__name__ in a message, transposes and copies) is allowed."""
+    assert verdict("sigmoid", IMPORTS, source) == Verdict()
 
 
 def test_a_class_pattern_is_refused():

@@ -212,11 +212,14 @@ class ScopeWalk(ast.NodeVisitor):
         self.node: ast.AST | None = None  # None: the module's own scope
         self.local: set[str] = set()
         self.is_class = False
+        # In a class body: the names it has bound so far, which it finds in its own namespace as it runs.
+        self.bound_so_far: set[str] = set()
 
     def inner(self, node: ast.AST) -> "ScopeWalk":
         """The walk of the scope ``node`` opens inside this one."""
         walk = copy.copy(self)
         walk.outer, walk.node, walk.local, walk.is_class = self, node, bound_in(node), isinstance(node, ast.ClassDef)
+        walk.bound_so_far = set()
         return walk
 
     def is_bound(self, name: str, class_names: bool = True) -> bool:
@@ -237,9 +240,14 @@ class ScopeWalk(ast.NodeVisitor):
     def body(self, statements: list[ast.stmt]) -> None:
         for statement in statements:
             self.visit(statement)
+            if self.is_class:
+                self.bound_so_far |= class_level_names(statement)
 
     def visit_Name(self, node: ast.Name) -> None:
-        # A class body looks a name up as it runs: one it assigns later is still the global one before that.
+        # A class body looks a name up as it runs: its own namespace holds what it bound before that line; a name it
+        # binds only later is still the global one there.
+        if self.is_class and node.id in self.bound_so_far:
+            return
         if isinstance(node.ctx, ast.Load) and not self.is_bound(node.id, class_names=not self.is_class):
             self.global_name(node)
 
@@ -291,6 +299,23 @@ class UsedNames(ScopeWalk):
         walk = cls()
         walk.visit(statement)
         return walk.found
+
+
+def class_level_names(statement: ast.stmt) -> set[str]:
+    """The names a statement of a class body binds in the class (a method's own names are not the class's)."""
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {statement.name}
+    names = set()
+    stack: list[ast.AST] = [statement]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)  # under an if or a with of the class body: its name is the class's all the same
+        elif not isinstance(node, SCOPES):
+            stack += list(ast.iter_child_nodes(node))
+    return names
 
 
 def is_builtin(name: str) -> bool:

@@ -16,14 +16,11 @@ and dtype. Nothing transcendental beyond ``exp`` and ``log`` (trigonometric, hyp
 functions) and nothing complex is on the list: through them an activation is one identity away.
 """
 
-import functools
-import types
-
 # Functions, constants and types of modules, by their full dotted names, by why they are there.
 MODULE_ENTRIES: dict[str, tuple[str, ...]] = {
     "the exponential and the logarithm, and their stable combinations": (
         "torch.exp", "torch.log", "torch.log1p", "torch.expm1", "torch.logsumexp", "torch.logaddexp",
-        "math.exp", "math.log", "math.log1p", "math.expm1", "numpy.exp", "numpy.log"),
+        "math.exp", "math.log", "math.log1p", "math.expm1"),
     "arithmetic written as functions": (
         "torch.add", "torch.sub", "torch.subtract", "torch.mul", "torch.multiply", "torch.div", "torch.divide",
         "torch.true_divide", "torch.neg", "torch.negative", "torch.reciprocal", "torch.pow", "torch.square",
@@ -33,17 +30,17 @@ MODULE_ENTRIES: dict[str, tuple[str, ...]] = {
         "torch.minimum", "torch.max", "torch.min", "torch.amax", "torch.amin", "torch.masked_fill",
         "torch.heaviside", "torch.gt", "torch.ge", "torch.lt", "torch.le", "torch.eq", "torch.ne",
         "torch.greater", "torch.greater_equal", "torch.less", "torch.less_equal", "torch.logical_and",
-        "torch.logical_or", "torch.logical_not", "torch.isfinite", "torch.isinf", "torch.isnan", "numpy.maximum",
-        "numpy.where"),
+        "torch.logical_or", "torch.logical_not", "torch.isfinite", "torch.isinf", "torch.isnan"),
     "new tensors like the input, and the limits of a dtype": (
         "torch.zeros_like", "torch.ones_like", "torch.empty_like", "torch.full_like", "torch.zeros", "torch.ones",
-        "torch.full", "torch.tensor", "torch.as_tensor", "torch.is_tensor", "torch.finfo"),
-    "constants, dtypes and types (real numbers only)": (
-        "torch.e", "torch.inf", "torch.nan", "math.e", "math.inf", "math.nan", "numpy.e", "numpy.inf",
+        "torch.full", "torch.tensor", "torch.as_tensor", "torch.stack", "torch.cat", "torch.is_tensor",
+        "torch.is_floating_point", "torch.finfo"),
+    "constants, dtypes and types (real numbers only; of numpy, only its constants)": (
+        "torch.e", "torch.pi", "torch.inf", "torch.nan", "math.e", "math.pi", "math.inf", "math.nan", "numpy.e",
+        "numpy.pi", "numpy.inf",
         "torch.float16", "torch.bfloat16", "torch.float32", "torch.float64", "torch.half", "torch.float",
         "torch.double", "torch.bool", "torch.uint8", "torch.int8", "torch.int16", "torch.int32", "torch.int64",
-        "torch.int", "torch.long", "torch.Tensor", "torch.Size", "torch.dtype", "torch.device", "numpy.float32",
-        "numpy.float64"),
+        "torch.int", "torch.long", "torch.Tensor", "torch.Size", "torch.dtype", "torch.device"),
     "autograd, and classes of one's own (as base classes)": (
         "torch.no_grad", "torch.enable_grad", "torch.autograd.Function", "torch.nn.Module", "torch.nn.Parameter"),
     "type hints": (
@@ -71,10 +68,11 @@ VALUE_ENTRIES: dict[str, tuple[str, ...]] = {
     "copies, conversions and views": (
         "clone", "detach", "data", "contiguous", "float", "double", "half", "to", "type_as", "item", "tolist",
         "new_zeros", "new_ones", "new_full", "new_empty", "new_tensor", "view", "view_as", "reshape", "reshape_as",
-        "flatten", "unsqueeze", "squeeze", "expand", "expand_as"),
+        "flatten", "unsqueeze", "squeeze", "expand", "expand_as", "transpose", "permute", "movedim", "t", "T", "cpu"),
     "an autograd.Function of one's own: its context and how it is called": (
         "save_for_backward", "saved_tensors", "needs_input_grad", "apply"),
-    "lists and dicts built along the way": ("append", "extend", "items", "keys"),
+    "lists, dicts and strings built along the way (an error's message)": ("append", "extend", "items", "keys", "get",
+                                                                          "format"),
 }
 
 # The dunder names the list allows: a class's name (a string), and the class of an object of the student's own.
@@ -97,30 +95,6 @@ SPECIAL_METHODS = frozenset({"__init__", "__call__", "__repr__", "__str__"})
 
 MODULE_FUNCTIONS = frozenset(name for names in MODULE_ENTRIES.values() for name in names)
 VALUE_ATTRIBUTES = frozenset(name for names in VALUE_ENTRIES.values() for name in names) | VALUE_DUNDERS
-
-
-@functools.cache
-def reachable_types() -> tuple[type, ...]:
-    """The types of every object an activation can hold: what the entries of the list return, Python's own objects
-    (functions, generators, frames, exceptions, containers) and the classes it may derive from."""
-    import torch
-
-    return (torch.Tensor, torch.finfo, torch.dtype, torch.device, torch.Size, torch.nn.Module, torch.nn.Parameter,
-            torch.autograd.Function, torch.autograd.function.FunctionCtx, torch.autograd.function.BackwardCFunction,
-            torch.return_types.max, torch.return_types.min, type(torch.no_grad()), type(torch.enable_grad()),
-            types.FunctionType, types.MethodType, types.BuiltinFunctionType, types.GeneratorType, types.CoroutineType,
-            types.AsyncGeneratorType, types.FrameType, types.TracebackType, types.CodeType, types.ModuleType,
-            types.CellType, type, object, super, property, staticmethod, classmethod, BaseException, list, dict, tuple,
-            set, frozenset, str, bytes, bytearray, int, float, complex, bool, range, slice, map, filter, zip, enumerate,
-            reversed, memoryview, type(iter([])), type(iter(())), type(iter(range(0))), type({}.items()),
-            type({}.keys()), type({}.values()))
-
-
-def is_fresh(name: str) -> bool:
-    """Whether ``name`` names nothing any object an activation can hold already has: a name of the student's own,
-    which they may set on a value and read back (``self.inp.g = ...``, as fastai's course writes layers); a name
-    that exists (``grad``, ``data``, ``gi_frame``) would reach or change what is already there."""
-    return not (name.startswith("__") and name.endswith("__")) and not any(hasattr(kind, name) for kind in reachable_types())
 
 
 def listed(names: frozenset[str] | tuple[str, ...], prefix: str = "") -> str:

@@ -2,15 +2,21 @@
 
 An attribute of a value is judged against the list, whatever the value; an attribute of an object of
 the student's own class may also be what that class defines or sets. So the judge must know when a
-name holds such an object, and Python says so in fewer places than it seems: a method can be called
-through its class with any object as ``self`` (``Ops.sigmoid(z)``), a decorator can replace a class
-(``@lambda cls: torch.Tensor``), ``self`` can be rebound, a staticmethod has no ``self``. Here a name
-holds an object of the student's class C only where it must:
+name holds such an object, and Python says so in fewer places than it seems: a method fetched from
+its class (``Ops.act``, ``Outer.Inner.act``, an alias in the class body, a name on the list reached
+from any value, ``ops().to``) can be called with any object as ``self``; a decorator can replace a
+class; ``self`` can be rebound; a staticmethod has no ``self``, and ``forward``'s first parameter is
+no context where ``setup_context`` is defined. Here a name holds an object of the student's class C
+only where it must:
 
-- ``self``: the first parameter of an undecorated method of C, an undecorated class, where the method
-  is never reached through a class (``C.method``) and never rebinds that parameter;
+- ``self``: the first parameter of an undecorated (or ``@property``) method of C, an undecorated
+  class, where the method's name is not on the list, is not read in C's body, is reached nowhere but
+  as ``self.name`` or ``C(...).name``, and the method never rebinds that parameter;
+- ``cls``: the first parameter of a ``@classmethod`` of C (Python binds it to the class however the
+  method is reached), where the method never rebinds it;
 - ``ctx``: the first parameter of ``forward``/``backward``/``setup_context`` of C deriving from
-  ``torch.autograd.Function`` (staticmethods autograd calls with a context of its own), likewise;
+  ``torch.autograd.Function``, staticmethods autograd calls with a context of its own, where nothing
+  reaches them by name and ``forward`` has a context (no ``setup_context``);
 - ``C`` itself, a module-level name bound only to undecorated classes of the student's.
 
 What such an object holds: what C's body (or its own ancestors') defines, what its methods set on it
@@ -22,9 +28,11 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from autograder.boundary.program import class_level_names
 from autograder.suite import allowed
 
-CONTEXT_METHODS = frozenset({"forward", "backward", "setup_context", "jvp", "vjp"})
+CONTEXT_METHODS = frozenset({"forward", "backward", "setup_context", "jvp", "vjp", "vmap"})
+FUNCTION_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 
 
 @functools.cache
@@ -51,8 +59,8 @@ class OwnClass:
     bases: list[type] = field(default_factory=list)  # its bases that are not the student's, as Python classes
     parents: list["OwnClass"] = field(default_factory=list)  # its bases that are
     defined: set[str] = field(default_factory=set)  # what its body binds: methods, class attributes
-    on_self: set[str] = field(default_factory=set)  # what its methods set on ``self``
-    on_context: set[str] = field(default_factory=set)  # what its autograd methods set on ``ctx``
+    on_self: set[str] = field(default_factory=set)  # what its methods set on a trusted ``self``
+    on_context: set[str] = field(default_factory=set)  # what its autograd methods set on a trusted ``ctx``
 
     def lineage(self) -> list["OwnClass"]:
         """This class and its own ancestors."""
@@ -68,11 +76,8 @@ class OwnClass:
     def name(self) -> str:
         return self.node.name
 
-    @property
-    def is_function(self) -> bool:
-        import torch
-
-        return any(torch.autograd.Function in own.bases for own in self.lineage())
+    def derives_from(self, kind: type) -> bool:
+        return any(kind in own.bases for own in self.lineage())
 
     def class_attributes(self) -> set[str]:
         """What the class itself holds of the student's doing."""
@@ -87,7 +92,8 @@ class OwnClass:
 
     def context_attributes(self) -> set[str]:
         """What the student sets on autograd's context, under names the context does not already have."""
-        return {name for name in self.on_context if not any(hasattr(kind, name) for kind in context_types())}
+        stored = set().union(*(own.on_context for own in self.lineage()))
+        return {name for name in stored if not any(hasattr(kind, name) for kind in context_types())}
 
 
 class OwnClasses:
@@ -108,10 +114,14 @@ class OwnClasses:
                 elif (path := base_path(base)) in base_types():
                     own.bases.append(base_types()[path])
             own.defined = {target for statement in own.node.body for target in class_level_names(statement)}
-        # Methods reached through a class, by name: whatever they are given as their first parameter.
-        self.through_class = {node.attr for node in nodes if isinstance(node, ast.Attribute)
-                              and isinstance(node.value, ast.Name) and (own := self.of_name(node.value.id)) is not None
-                              and node.attr in own.class_attributes()}
+        # The first parameters of methods that may hold the student's own object: reaching a method as
+        # ``<one of these>.name`` keeps it the student's; any other way to reach it by name may pass it anything.
+        firsts = {first_parameter(method) for own in self.by_node.values() for method in own.node.body
+                  if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) and not method.decorator_list}
+        self.reached_otherwise = {node.attr for node in nodes if isinstance(node, ast.Attribute)
+                                  and not (isinstance(node.value, ast.Call)
+                                           or isinstance(node.value, ast.Name) and node.value.id in firsts)}
+        self.reached_at_all = {node.attr for node in nodes if isinstance(node, ast.Attribute)}
         for own in self.by_node.values():
             for method in own.node.body:
                 if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -121,38 +131,53 @@ class OwnClasses:
                     (own.on_self if kind == "self" else own.on_context if kind == "ctx" else set()).update(stored)
 
     def of_name(self, name: str) -> OwnClass | None:
-        """The class a module-level ``name`` is bound to, where every binding of it is one undecorated class."""
+        """The class a module-level ``name`` is bound to, where its one binding is an undecorated class."""
         nodes = self.module_level.get(name, [])
         owns = [self.by_node.get(id(node)) for node in nodes]
         return owns[0] if len(owns) == 1 and owns[0] is not None else None
 
     def receiver(self, own: OwnClass, method: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[str | None, str | None]:
-        """What the first parameter of ``method`` of ``own`` is known to hold: ``("self", name)``, ``("ctx", name)``, or
-        ``(None, name)`` where nothing is known of it."""
-        arguments = [*method.args.posonlyargs, *method.args.args]
-        first = arguments[0].arg if arguments else None
-        if first is None or method.name in self.through_class or rebinds(method, first):
+        """What the first parameter of ``method`` of ``own`` is known to hold: ``("self", name)``, ``("class", name)``,
+        ``("ctx", name)``, or ``(None, name)`` where nothing is known of it."""
+        first = first_parameter(method)
+        if first is None or rebinds(method, first):
             return None, first
-        if not method.decorator_list:
+        decorators = [d.id if isinstance(d, ast.Name) else None for d in method.decorator_list]
+        if decorators == ["classmethod"]:
+            return "class", first
+        named_in_body = method.name in loaded_at_class_level(own.node)
+        if decorators in ([], ["property"]) and not named_in_body and method.name not in allowed.VALUE_ATTRIBUTES \
+                and method.name not in self.reached_otherwise:
             return "self", first
-        staticmethod = [d for d in method.decorator_list if isinstance(d, ast.Name) and d.id == "staticmethod"]
-        if len(method.decorator_list) == 1 and staticmethod and own.is_function and method.name in CONTEXT_METHODS:
+        import torch
+
+        has_context = method.name != "forward" or "setup_context" not in own.class_attributes()
+        if decorators == ["staticmethod"] and own.derives_from(torch.autograd.Function) and has_context \
+                and method.name in CONTEXT_METHODS and not named_in_body and method.name not in self.reached_at_all:
             return "ctx", first
         return None, first
 
 
-def class_level_names(statement: ast.stmt) -> set[str]:
-    """The names a statement of a class body binds in the class (a method's own names are not the class's)."""
-    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return {statement.name}
+def first_parameter(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    arguments = [*function.args.posonlyargs, *function.args.args]
+    return arguments[0].arg if arguments else None
+
+
+def loaded_at_class_level(node: ast.ClassDef) -> set[str]:
+    """The names a class body reads where the class's own names are visible (an alias ``run = act``, a decorator
+    ``@act.setter``, a default): everything but the bodies of its functions."""
     names = set()
-    stack: list[ast.AST] = [statement]
+    stack: list[ast.AST] = list(node.body)
     while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            names.add(node.id)
-        elif not isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-            stack += list(ast.iter_child_nodes(node))
+        inner = stack.pop()
+        if isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Load):
+            names.add(inner.id)
+        if isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            stack += [*inner.decorator_list, *inner.args.defaults, *(d for d in inner.args.kw_defaults if d)]
+        elif isinstance(inner, ast.Lambda):
+            stack += [*inner.args.defaults, *(d for d in inner.args.kw_defaults if d)]
+        else:
+            stack += list(ast.iter_child_nodes(inner))
     return names
 
 

@@ -134,9 +134,6 @@ class Court:
         self.via = reached(statements, graded)
         nodes = [node for statement in statements for node in ast.walk(statement.node)]
         self.classes = OwnClasses(nodes, self.base_path, self.bindings)
-        # Names of the student's own that the program sets on values and reads back (``self.inp.g``).
-        self.custom = {node.attr for node in nodes if isinstance(node, ast.Attribute)
-                       and not isinstance(node.ctx, ast.Load) and allowed.is_fresh(node.attr)}
         self.verdict = Verdict()
         self._seen: set[tuple] = set()
 
@@ -181,8 +178,8 @@ class Court:
             return None
         if root.id == "object" and not parts and root.id not in self.bindings:
             return "object"
-        paths = self.imports(root.id) or []
-        return ".".join([paths[0], *parts]) if len(paths) == 1 else None
+        paths = set(self.imports(root.id) or [])  # the same import twice (`import torch`, `import torch.nn`) is one
+        return ".".join([paths.pop(), *parts]) if len(paths) == 1 else None
 
 
 def import_path(node: ast.Import | ast.ImportFrom, alias: ast.alias) -> str:
@@ -219,7 +216,8 @@ def shorten(text: str) -> str:
 
 
 NOT_LISTED_MODULE = "it is not on the list of operations Part 3 allows, which holds of {module}"
-NOT_LISTED_VALUE = "`.{attribute}` is not on the list of methods and attributes Part 3 allows"
+NOT_LISTED_VALUE = ("`.{attribute}` is not on the list of methods and attributes Part 3 allows (in the markdown cell "
+                    "after the notebook's introduction)")
 DUNDER = "dunder names reach the interpreter's internals; Part 3 needs none (but `super().__init__()`)"
 
 
@@ -309,6 +307,13 @@ class Judgement(ScopeWalk):
             chain.insert(0, root.attr)
             root = root.value
         storing = not isinstance(node.ctx, ast.Load)
+        if self.is_type_name(root, chain):  # type(z).__name__, for an error's message: a string, nothing more
+            self.visit(root.args[0])
+            return
+        if isinstance(root, ast.Name) and not self.is_bound(root.id) and root.id not in self.court.bindings \
+                and not is_builtin(root.id):
+            self.visit(root)  # a name nothing defines: Python's NameError, not its attributes, is what to say
+            return
         if isinstance(root, ast.Name) and not self.is_bound(root.id):
             paths = self.court.imports(root.id)
             if paths is not None:
@@ -319,13 +324,14 @@ class Judgement(ScopeWalk):
         if held is not None:
             own, kind = held
             first, *rest = chain
-            if is_dunder(first) and first != "__class__":
+            if is_dunder(first) and (storing or chain[1:] != ["__name__"] or first != "__class__"):
                 self.refuse(node, DUNDER)
             elif storing and not rest:
                 pass  # an attribute of the student's own object, set to a value judged where it is written
-            elif not (allows(own, kind, chain) or self.loadable(first)):
+            elif not allows(own, kind, chain):
                 self.refuse(node, f"`.{first}` is neither what your class {own.name} defines or sets nor on the list "
-                            f"of methods and attributes Part 3 allows ({allowed.listed(allowed.VALUE_ATTRIBUTES)})")
+                            "of methods and attributes Part 3 allows (in the markdown cell after the notebook's "
+                            "introduction)")
             else:
                 self.values(node, rest[1:] if first == "__class__" else rest, storing and bool(rest))
         elif self.is_super(root):
@@ -349,33 +355,34 @@ class Judgement(ScopeWalk):
         return None if own is None else (own, "class")
 
     def is_super(self, root: ast.expr) -> bool:
-        """Whether ``root`` is ``super()``, without arguments: the parent of the student's own class."""
+        """Whether ``root`` is a call of the built-in ``super`` (``super()``, or ``super(Sigmoid, self)`` as tutorials
+        write it): of which only ``__init__`` is allowed, whatever its arguments (they are judged as any others)."""
         return (isinstance(root, ast.Call) and isinstance(root.func, ast.Name) and root.func.id == "super"
-                and not root.args and not root.keywords and not self.is_bound("super"))
+                and not self.is_bound("super") and "super" not in self.court.bindings)
+
+    def is_type_name(self, root: ast.expr, chain: list[str]) -> bool:
+        """Whether an attribute chain is ``type(x).__name__``: the built-in ``type`` of one argument, read for its name
+        (``type`` of three makes classes, and is refused everywhere else)."""
+        return (chain == ["__name__"] and isinstance(root, ast.Call) and isinstance(root.func, ast.Name)
+                and root.func.id == "type" and len(root.args) == 1 and not root.keywords
+                and not self.is_bound("type") and "type" not in self.court.bindings)
 
     def visit_MatchClass(self, node: ast.MatchClass) -> None:
         self.refuse(node, "a class pattern reads the attributes it names from whatever it matches, as getattr does; "
                     "Part 3 needs none", f"case {shorten(ast.unparse(node))}")
 
-    def loadable(self, attribute: str) -> bool:
-        """Whether an attribute may be read from any value: it is on the list, or a name of the student's own that
-        the program sets."""
-        return attribute in allowed.VALUE_ATTRIBUTES or attribute in self.court.custom
-
     def values(self, node: ast.Attribute, chain: list[str], storing: bool) -> None:
-        """Attributes of a value: each on the list (or the student's own); only a name of their own set."""
-        *read, last = chain or [""]
-        for attribute in chain if not storing else read:
+        """Attributes of a value: each on the list; none set (only the student's own objects' attributes may be)."""
+        for attribute in chain:
             if is_dunder(attribute) and attribute not in allowed.VALUE_DUNDERS:
                 self.refuse(node, DUNDER)
                 return
-            if not self.loadable(attribute):
-                self.refuse(node, NOT_LISTED_VALUE.format(attribute=attribute) +
-                            f", which are {allowed.listed(allowed.VALUE_ATTRIBUTES)}")
+            if attribute not in allowed.VALUE_ATTRIBUTES:
+                self.refuse(node, NOT_LISTED_VALUE.format(attribute=attribute))
                 return
-        if storing and chain and not allowed.is_fresh(last):
-            self.refuse(node, f"it changes `.{last}`, which the object already has and other code uses; only names of "
-                        "your own may be set on a value (self.x = ..., ctx.x = ..., x.g = ...)")
+        if storing and chain:
+            self.refuse(node, "it changes an object other code uses; only your own objects' attributes may be set "
+                        "(self.x = ..., ctx.x = ...)")
 
     def dotted(self, node: ast.Attribute, parts: list[str], storing: bool) -> None:
         """A dotted name from an import: an entry of the list, then methods of the list; nothing of a module set."""
