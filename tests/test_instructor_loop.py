@@ -120,13 +120,6 @@ def test_nbgrader_export_shows_the_same_scores(course):
     assert exported == {student: float(row["score"]) for student, row in grades(course).items()}
 
 
-def test_the_gradebook_marks_only_bob_late(course):
-    """The submission times come from nbgrader's timestamps, so only bob's is late."""
-    with Gradebook(course.db_url) as gradebook:
-        late = {s.student.id for s in gradebook.assignment_submissions(ASSIGNMENT_ID) if s.total_seconds_late > 0}
-    assert late == {"bob"}
-
-
 def test_a_rerun_grades_nothing_and_a_changed_submission_is_graded_again(course, tmp_path):
     """A second grade-all grades nothing; after carol's notebook changes, only hers is graded."""
     submitted, graded = tmp_path / "submitted", tmp_path / "graded"
