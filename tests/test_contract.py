@@ -49,14 +49,3 @@ def grade_cell(directory, title: str) -> nbformat.NotebookNode | None:
     part = PARTS[title]
     cells = nbformat.read(directory / part.notebook, as_version=4).cells
     return next((c for c in cells if c.metadata.get("nbgrader", {}).get("grade_id") == part.grade_cell), None)
-
-
-@pytest.mark.parametrize("title", sorted(PARTS))
-@pytest.mark.parametrize("directory", [REFERENCE_DIR, RELEASE_DIR], ids=["reference", "release"])
-def test_each_part_has_a_locked_grade_cell_that_grades_it(directory, title):
-    """Each part's notebook holds its locked nbgrader grade cell, which calls grade_part for that part."""
-    cell = grade_cell(directory, title)
-    assert cell is not None, f"{PARTS[title].notebook} has no grade cell {PARTS[title].grade_cell!r}"
-    nbgrader = cell.metadata["nbgrader"]
-    assert nbgrader["grade"] is True and nbgrader["locked"] is True and nbgrader["solution"] is False
-    assert f'grade_part("{title}")' in cell.source

@@ -98,8 +98,20 @@ def bound_at_top(node: ast.stmt) -> set[str]:
 
 def program(cells: list[Cell], name: str) -> list[Cell]:
     """The program of the graded ``name``: the cells holding a statement of it, each with ``only`` set to those
-    statements' places, in the notebook's order."""
-    return [Cell(cell.filename, cell.source, tuple(indices)) for cell, indices in program_places(tuple(cells), name)]
+    statements' places, in the notebook's order; and the cells that do not parse, with nothing to run, so that the
+    worker says of each that it has a syntax error (what the name lacks may be there)."""
+    chosen = dict(program_places(tuple(cells), name))
+    unparsed = {cell.filename for cell in cells if not parses(cell)}
+    return [Cell(cell.filename, cell.source, tuple(chosen.get(cell, ()))) for cell in cells
+            if cell in chosen or cell.filename in unparsed]
+
+
+def parses(cell: Cell) -> bool:
+    try:
+        parsed(cell.filename, cell.source)
+    except SyntaxError:
+        return False
+    return True
 
 
 @functools.lru_cache(maxsize=8)
@@ -136,10 +148,12 @@ def graded_names_used(cells: list[Cell], name: str) -> list[str]:
 
 
 def program_statements(cells: list[Cell]) -> Iterator[Statement]:
-    """The statements of a program as its worker runs them: each cell's selected definitions, in order."""
+    """The statements of a program as its worker runs them: each cell's selected definitions, in order (a cell that
+    does not parse runs nothing)."""
     for cell in cells:
-        for index, node in selected_definitions(cell):
-            yield Statement(cell, index, node)
+        if parses(cell):
+            for index, node in selected_definitions(cell):
+                yield Statement(cell, index, node)
 
 
 def evaluated_at_definition(function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> list[ast.expr]:
