@@ -133,6 +133,9 @@ MUTANTS = {
     "sigmoid_that_overflows": Mutant(ACTIVATIONS, "return torch.where(positive, 1 / (1 + e), e / (1 + e))",
                                      "return 1 / (1 + torch.exp(-z))",
                                      "test_activation_is_right_and_finite_for_large_inputs[float32-sigmoid]"),
+    "sigmoid_through_abs_whose_gradient_at_0_is_0": Mutant(
+        ACTIVATIONS, "e = torch.exp(torch.where(positive, -z, z))", "e = torch.exp(-z.abs())",
+        "test_activation_gradient_equals_pytorchs[sigmoid]"),
     "sigmoid_calls_the_builtin": Mutant(ACTIVATIONS, "return torch.where(positive, 1 / (1 + e), e / (1 + e))",
                                         "return torch.sigmoid(z)", "test_activation_is_written_from_scratch[sigmoid]"),
     # tanh
