@@ -6,7 +6,7 @@ import inspect
 import nbformat
 import pytest
 
-from autograder.contract import GRADED_NAMES, NOTEBOOK_OF, PARTS, REFERENCE_DIR, RELEASE_DIR
+from autograder.contract import GRADED_NAMES, NOTEBOOK_OF, PARTS, REFERENCE_DIR
 from autograder.boundary.notebook import Submission, read_submission
 
 
