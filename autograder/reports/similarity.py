@@ -27,7 +27,7 @@ import numpy as np
 from copydetect import CodeFingerprint, compare_files
 
 from autograder.boundary.notebook import MAX_NOTEBOOK_BYTES, definitions, notebook_cells, read_submitted_file
-from autograder.boundary.program import program
+from autograder.boundary.program import program, program_statements
 from autograder.contract import GRADED_NAMES
 
 # A match shorter than NOISE characters of filtered code (every name counts one character, so
@@ -122,10 +122,8 @@ def graded_code(content: bytes, notebook: str) -> str:
     place = {cell.filename: position for position, cell in enumerate(cells)}
     chosen: dict[tuple[int, int], ast.stmt] = {}
     for name in GRADED_NAMES.get(notebook, ()):
-        for cell in program(cells, name):
-            statements = definitions(cell)
-            for index in cell.only:
-                chosen[(place[cell.filename], index)] = statements[index]
+        for statement in program_statements(program(cells, name)):
+            chosen[(place[statement.cell.filename], statement.index)] = statement.node
     return "\n\n".join(ast.unparse(chosen[key]) for key in sorted(chosen))
 
 
