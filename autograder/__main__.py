@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, PARTS, REFERENCE_DIR, parts_of
-from autograder.instructor.launch import grader_command, grader_environment, run_grading
+from autograder.instructor.launch import STUDENT_VIEW, grader_command, grader_environment, run_grading
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,7 +126,7 @@ def run_check(path: Path, passed_on: list[str], watching: bool = False) -> int:
         from autograder.watch import watch
 
         return watch(folder, [folder / PARTS[title].notebook for title in titles], titles, options)
-    return run_grading(folder, None, *options)
+    return run_grading(folder, None, *STUDENT_VIEW, *options)
 
 
 def grader_options_help() -> str:

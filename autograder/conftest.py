@@ -126,6 +126,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if students_view(config):  # read by pytest's reporter as the session starts: no header, no "collected" line
+        config.option.no_header, config.option.verbose = True, min(config.option.verbose, -1)
     # Registered here rather than in pyproject.toml, so that an installed copy of the package grades too.
     config.addinivalue_line("markers", "points(n): the points a graded test is worth")
     config.addinivalue_line("markers", "part(title): the part of the assignment a graded test module belongs to")
@@ -355,6 +357,19 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def collection_failed(session: pytest.Session) -> bool:
     """Whether a graded module failed to import: pytest's own report of it is then the one to read."""
     return bool(session.config.pluginmanager.get_plugin("terminalreporter").stats.get("error"))
+
+
+def students_view(config: pytest.Config) -> bool:
+    """Whether this grading is a student's own check (no reference, no results file): they read its feedback and
+    score, not pytest's rows of letters."""
+    return config.getoption("results") is None and not config.getoption("reference").is_dir()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
+    # No letter per check in a student's view: the feedback that follows says what passed (counts stay counted).
+    category, letter, word = (yield)
+    return (category, "", "") if students_view(config) and (letter or word) else (category, letter, word)
 
 
 @pytest.hookimpl(wrapper=True)

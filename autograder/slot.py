@@ -244,6 +244,9 @@ def main() -> None:
     if args.serve is None:
         serve_class()
     else:
+        # Ended as a service is (SIGTERM: a hub stopping a user's server, `kill`), a checker stops as on Ctrl-C: its
+        # grading interrupted and its workers stopped, its socket removed; the default would leave the socket behind.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         serve_checks(args.serve, args.digest, args.idle, Owner(args.owner))
 
 

@@ -124,6 +124,20 @@ def test_the_checker_ends_when_idle(tmp_path, scratch):
     assert not list(scratch.glob("autograder-checker-*/*.sock"))
 
 
+def test_a_checker_ended_by_sigterm_leaves_no_socket(tmp_path, scratch):
+    """A warm checker sent SIGTERM (as a hub stops a user's server) ends and removes its socket, so the next check
+    starts a new one rather than finding a dead socket."""
+    env = environment(scratch, "600")
+    check(Path(shutil.copytree(RELEASE_DIR, tmp_path / "work")), tmp_path / "results.json", env)
+    [pid] = checkers(scratch)
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + GRACE_SECONDS
+    while checkers(scratch) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not checkers(scratch)
+    assert not list(scratch.glob("autograder-checker-*/*.sock"))
+
+
 def test_the_checker_ends_with_the_session_that_started_it(tmp_path, scratch):
     """A warm checker started from a session (a terminal, a kernel) ends when that session's leader does."""
     env = environment(scratch, "600")

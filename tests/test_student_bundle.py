@@ -227,7 +227,29 @@ def test_a_student_installs_the_bundle_in_a_new_environment_and_runs_the_checks(
     assert "when your instructor grades" in output and "is not implemented yet" in output, output[-3000:]
     table = output[output.rindex("Part 1: linear regression"):]
     assert all(part in table for part in ("Part 2: the Iris MLP", "Part 3: activation functions", "Total")), table
-    assert f"rootdir: {bundle_folder}" in output, "the bundle's own copy of the package should grade"
+    assert f"score for {bundle_folder}" in output, "the bundle's own copy of the package should grade its notebooks"
+
+
+def without_timing(output: str) -> list[str]:
+    """A grading's output without the line that says how long it took ("63 failed, 13 skipped in 3.1s")."""
+    return [line for line in output.splitlines() if not re.search(r" in [\d.]+s$", line)]
+
+
+@pytest.mark.slow
+def test_pytest_autograder_prints_what_check_prints_and_no_pytest_header(
+        bundle_folder: Path, student_environment: tuple[Path, dict[str, str]], stubs_checked: subprocess.CompletedProcess
+) -> None:
+    """Run again (through the warm checker the first run started), `pytest autograder/` prints the feedback and the
+    score, line for line what `python -m autograder check` prints of the same folder, and none of pytest's header,
+    "collected" line or rows of letters."""
+    venv, env = student_environment
+    again, check = (subprocess.run([str(venv / "bin" / "python"), "-m", *command], cwd=bundle_folder, env=env,
+                                   capture_output=True, text=True, timeout=900)
+                    for command in (["pytest", "autograder/"], ["autograder", "check", "assignments/pytorch_nn"]))
+    for run in (stubs_checked, again):
+        assert not re.search(r"test session starts|^rootdir:|^collected|^autograder/suite/\S+ [.FsE]+", run.stdout,
+                             flags=re.MULTILINE), run.stdout[:2000]
+    assert without_timing(again.stdout) == without_timing(check.stdout) and again.returncode == check.returncode == 1
 
 
 def number_free(line: str) -> str:

@@ -22,7 +22,16 @@ PYTEST_OPTIONS = ("-p", "no:cacheprovider", "-p", "no:unraisableexception", "-p"
 # A grading loads pytest's own plugins and hypothesis's, whatever else the environment has installed: another
 # plugin (pytest-randomly reorders tests and reseeds) must not change a grade, and loading them (anyio's brings
 # trio, 90 modules) took a quarter of a warm check's start. pytest then loads only the plugins named with -p.
-PLUGINS_NAMED = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+# GRADING marks a process started to grade (see ``hand_off``).
+GRADING = "AUTOGRADER_GRADING"
+PLUGINS_NAMED = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", GRADING: "1"}
+# What a student reads of a grading: their feedback and score, without pytest's header, "collected" line and rows of
+# letters (the conftest blanks the letters: see ``conftest.pytest_report_teststatus``).
+STUDENT_VIEW = ("-q", "--no-header", "-o", "console_output_style=classic")
+# The options of a student's own `pytest autograder/` that the warm checker can take over as they are: flags, and
+# options with a value.
+STUDENT_FLAGS = frozenset({"-q", "--quiet", "-v", "--verbose", "-x", "--exitfirst"})
+STUDENT_VALUES = frozenset({"--part", "--submission", "-k", "--device"})
 # Exit codes of a grading run that got to the end: 0 every check passed, 1 some failed.
 COMPLETED = (0, 1)
 # The environment variables a grading run keeps: where programs, Python's packages, libraries,
@@ -155,6 +164,42 @@ def warm_check(arguments: list[str], output: tuple[int, int]) -> int | None:
             time.sleep(0.2)  # it is ending; its socket goes with it
             path.unlink(missing_ok=True)
     return None
+
+
+def hand_off() -> int | None:
+    """Where this process is a student's own ``pytest autograder/`` (pytest started from the command line, on this
+    package, with the reference absent, no instructor's option and not itself a grading), grade it in the student's
+    warm checker before anything heavy is imported here, printing there what ``check`` prints; its exit code. None
+    where it must run here as it is (any other run, or no warm checker can be had)."""
+    if os.environ.get(GRADING) or os.environ.get("PYTEST_ADDOPTS") or not is_pytests_command_line(sys.argv[0]):
+        return None
+    from autograder.contract import REFERENCE_DIR, RELEASE_DIR
+
+    if REFERENCE_DIR.is_dir():
+        return None  # an instructor's checkout: its grading is official, and runs as asked
+    options, submission, arguments = [], RELEASE_DIR, iter(sys.argv[1:])
+    for argument in arguments:
+        if Path(argument).resolve() == PACKAGE_DIR:
+            continue
+        name, _, value = argument.partition("=")
+        if argument in STUDENT_FLAGS:
+            options.append(argument)
+        elif name in STUDENT_VALUES:
+            value = value or next(arguments, "")
+            if name == "--submission":
+                submission = Path(value)
+            else:
+                options += [name, value]
+        else:
+            return None
+    return warm_check(grader_arguments(Path(submission).resolve(), None, *STUDENT_VIEW, *options), (1, 2))
+
+
+def is_pytests_command_line(program: str) -> bool:
+    """Whether ``sys.argv[0]`` is pytest's own (``pytest``, ``py.test``, ``python -m pytest``): not a program that
+    calls pytest.main (a job slot, a test)."""
+    path = Path(program)
+    return path.name in ("pytest", "py.test") or path.parts[-2:] == ("pytest", "__main__.py")
 
 
 def run_grading(submission: Path, results: Path | None, *options: str, output: tuple[int, int] = (1, 2)) -> int:
