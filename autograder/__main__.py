@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from autograder.contract import ASSIGNMENT_ID, GRADED_NAMES, PARTS, REFERENCE_DIR, parts_of
-from autograder.instructor.launch import STUDENT_VIEW, grader_command, grader_environment, run_grading
+from autograder.launch import STUDENT_VIEW, grader_command, grader_environment, run_grading
 
 
 def main(argv: list[str] | None = None) -> int:

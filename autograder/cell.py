@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from autograder.contract import PARTS
-from autograder.instructor.launch import COMPLETED, run_grading
+from autograder.launch import COMPLETED, run_grading
 from autograder.reports.feedback import group, part_text
 
 # Set to 1 in the environment of `nbgrader autograde` to let the check cells check where student code

@@ -10,7 +10,7 @@ prints, and this process exits with the grading's code; any other run goes on un
 import os
 import sys
 
-from autograder.instructor.launch import hand_off
+from autograder.launch import hand_off
 
 if (code := hand_off()) is not None:
     sys.stdout.flush()

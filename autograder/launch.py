@@ -55,7 +55,7 @@ def grader_arguments(submission: Path, results: Path | None, *options: str) -> l
 
 def grader_command(submission: Path, results: Path | None, *options: str) -> list[str]:
     """The command line that grades the notebooks in ``submission``: ``pytest`` with ``grader_arguments``."""
-    return [sys.executable, "-m", "autograder.instructor.quick_exit_pytest",
+    return [sys.executable, "-m", "autograder.quick_exit_pytest",
             *grader_arguments(submission, results, *options)]
 
 

@@ -1,4 +1,4 @@
-"""``python -m autograder.instructor.quick_exit_pytest ARGS``: ``pytest ARGS``, then exit without Python's shutdown.
+"""``python -m autograder.quick_exit_pytest ARGS``: ``pytest ARGS``, then exit without Python's shutdown.
 
 Unloading torch and the rest at exit takes about 0.3 s of a grading run's 7, and nothing
 needs it: the results file is written, and the workers stopped, when the session finishes.

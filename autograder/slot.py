@@ -1,7 +1,7 @@
 """A job slot: one long-lived process that forks a fresh grading run for each request.
 
     python -m autograder.slot                          a job of ``grade-all`` (``instructor.classroom``)
-    python -m autograder.slot --serve SOCKET ...       a student's warm checker (``instructor.launch``)
+    python -m autograder.slot --serve SOCKET ...       a student's warm checker (``launch``)
 
 A grading run costs a fresh Python the import of pytest, hypothesis and torch, and torch's
 first backward pass: more than the grading itself. A slot pays them once: it imports the

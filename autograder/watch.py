@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder.instructor.launch import COMPLETED, run_grading
+from autograder.launch import COMPLETED, run_grading
 from autograder.reports.feedback import feedback_text
 from autograder.reports.report import UNCHECKED, format_points, state
 

@@ -12,7 +12,7 @@ import torch
 
 from autograder.boundary.isolation import LocalSubmission
 from autograder.contract import REFERENCE_DIR
-from autograder.instructor import launch
+from autograder import launch
 from autograder.suite import probes
 from autograder.suite.data import IRIS_SIZES, iris_split, mlp_parameter_shapes, random_parameters
 

@@ -183,7 +183,7 @@ def forget_environment() -> None:
     gave the grader (what /proc/self/environ shows) and Python's one copy of it (the bytes in
     ``os.environ``) are overwritten with zeros. A copy some library made of a variable would
     linger: the package's commands therefore start the grader with only the variables it needs
-    (``autograder.instructor.launch.grader_environment``).
+    (``autograder.launch.grader_environment``).
     """
     kept = {name: os.environ[name] for name in PASSED_ON if name in os.environ}
     # Fields 50 and 51 of /proc/self/stat: where the kernel put the environment, in this process's memory.

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from autograder.boundary.confinement import Confinement
 from autograder.contract import ASSIGNMENT_ID
 from autograder.fingerprint import digest_files, files_under, grader_digest
-from autograder.instructor.launch import COMPLETED, grader_arguments, grader_environment
+from autograder.launch import COMPLETED, grader_arguments, grader_environment
 from autograder.reports.report import Graded, write_atomically
 from autograder.reports.untrusted import log_text
 
