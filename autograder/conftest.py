@@ -5,11 +5,17 @@ what workers need and forks the zygote that forks them (``boundary/zygote.py``),
 reads the reference or any submission. The reference is then loaded in this process.
 """
 
+import os
+import time
+
+# When this grading began: when a job slot forked it, or, in a fresh process, as pytest loaded this file (for its
+# profile; the monotonic clock is the machine's, the same in every process).
+STARTED = float(os.environ.pop("AUTOGRADER_FORKED_AT", time.monotonic()))
+
 import hashlib
 import importlib.metadata
 import inspect
 import json
-import os
 import shutil
 import tempfile
 from datetime import datetime, timezone
@@ -67,10 +73,15 @@ BUILDS = pytest.StashKey[dict[str, tuple[str, ...]]]()
 EXPLAINED = pytest.StashKey[set[str]]()
 BLAMED = pytest.StashKey[bool]()
 CONFINEMENT = pytest.StashKey[Confinement]()
+REFERENCE = pytest.StashKey[LocalSubmission]()
 ZYGOTE = pytest.StashKey[Zygote | SpawnedWorkers]()
 HYPOTHESIS_HOME = pytest.StashKey[str]()
 # Figures for the student's feedback report (results.json's ``extra_data``), e.g. their training curves.
 EXTRA_DATA = pytest.StashKey[dict[str, object]]()
+# Where a profile of each grading goes, where this names a folder: where its time went (see ``write_profile``).
+PROFILE = "AUTOGRADER_PROFILE"
+PHASES = pytest.StashKey[dict[str, float]]()
+DURATIONS = pytest.StashKey[dict[str, float]]()
 # The package as pip knows it, for the grader's version in the feedback's header.
 DISTRIBUTION = "pytorch-nn-assignment"
 INTERNAL_ERROR = "Internal error in the grader, not in your code; please tell your instructor:\n"
@@ -153,6 +164,7 @@ def pytest_configure(config: pytest.Config) -> None:
     zygote = config.stash[ZYGOTE] = start_zygote(confinement)
     config.stash[STUDENT] = RemoteSubmission(config.getoption("submission"), "student", limits(config), zygote,
                                              confinement, PROBE_MODULES)
+    config.stash[PHASES], config.stash[DURATIONS] = {"configured": time.monotonic() - STARTED}, {}
 
 
 def refuse_unconfined(config: pytest.Config, confinement: Confinement) -> None:
@@ -242,7 +254,10 @@ def reference_if_present(pytestconfig: pytest.Config) -> LocalSubmission | None:
     """The reference solutions where they are present (an instructor's grading), else None: for checks that also
     hold student code to the reference where they can, and run without it elsewhere."""
     directory = pytestconfig.getoption("reference")
-    return LocalSubmission(directory) if directory.is_dir() else None
+    if not directory.is_dir():
+        return None
+    found = pytestconfig.stash[REFERENCE] = LocalSubmission(directory)
+    return found
 
 
 @pytest.fixture(scope="session")
@@ -375,6 +390,8 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
     report = yield
+    durations = item.config.stash.get(DURATIONS, {})
+    durations[item.nodeid] = durations.get(item.nodeid, 0.0) + report.duration
     outcome = item.config.stash[OUTCOMES].get(item.nodeid)
     if outcome is None or report.when == "teardown":
         return report
@@ -481,6 +498,8 @@ def parts_in(results: dict) -> list[str]:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    phases = session.config.stash.get(PHASES, {})
+    phases["checked"] = time.monotonic() - STARTED
     # Workers go first, so nothing of the student's is running when the results are written.
     session.config.stash[STUDENT].stop()
     session.config.stash[ZYGOTE].stop()
@@ -491,6 +510,27 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         extra_data = {**session.config.stash[EXTRA_DATA], "grading": grading_facts()}
         write_results(path, list(session.config.stash[OUTCOMES].values()), extra_data,
                       session.config.stash[CONFINEMENT].summary)
+    phases["finished"] = time.monotonic() - STARTED
+    if os.environ.get(PROFILE):
+        write_profile(session, Path(os.environ[PROFILE]))
+
+
+def write_profile(session: pytest.Session, folder: Path) -> None:
+    """Where this grading's time went, as JSON in ``folder`` (read by benchmarks/profile.py): its phases (seconds from
+    its start to configured, checked and finished), each check's time with its part and graded name, and each piece of
+    the student's code and the reference's that it ran, with what it was (a worker's start, a training, a call)."""
+    config = session.config
+    reference = config.stash.get(REFERENCE, None)
+    profile = {
+        "phases": config.stash.get(PHASES, {}),
+        "checks": [{"part": o.part, "checks": o.checks, "seconds": config.stash[DURATIONS].get(nodeid, 0.0)}
+                   for nodeid, o in config.stash[OUTCOMES].items()],
+        "student": config.stash[STUDENT].budget.spent,
+        "reference": [] if reference is None else reference.spent,
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    name = Path(config.getoption("submission")).resolve().parent.name
+    (folder / f"{name}-{os.getpid()}.json").write_text(json.dumps(profile))
 
 
 def grading_facts() -> dict[str, str]:

@@ -38,7 +38,7 @@ COMPLETED = (0, 1)
 # GPUs, caches and temporary files are. Nothing else of the caller's (tokens, keys) reaches a
 # process that student code is forked from.
 GRADER_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV", "LD_LIBRARY_PATH",
-                      "CUDA_VISIBLE_DEVICES", "XDG_CACHE_HOME", "MPLCONFIGDIR")
+                      "CUDA_VISIBLE_DEVICES", "XDG_CACHE_HOME", "MPLCONFIGDIR", "AUTOGRADER_PROFILE")
 
 
 def grader_arguments(submission: Path, results: Path | None, *options: str) -> list[str]:

@@ -56,9 +56,11 @@ def grading_run(arguments: list[str], output: tuple[int, int], cwd: str | None =
     """Fork a grading run of ``pytest arguments`` writing to the file descriptors ``output`` (stdout, stderr);
     its exit code. Where one of ``watched`` (sockets, pidfds) becomes readable first (a client gone, an owner
     ended), the run is interrupted, stops its workers, and its code is 130."""
+    forked_at = time.monotonic()
     pid = os.fork()
     if pid == 0:
         code = 3
+        os.environ["AUTOGRADER_FORKED_AT"] = str(forked_at)  # for the grading's profile (conftest.STARTED)
         try:
             signal.signal(signal.SIGINT, signal.default_int_handler)
             os.dup2(output[0], 1)

@@ -56,6 +56,9 @@ class SubmissionBudget:
     restarts: int = 0
     # Workers (by ``worker_key``) whose code hung or crashed while loading -> why, for the student.
     unloadable: dict[str, str] = field(default_factory=dict)
+    # Where the time went, for a grading's profile: (what, kind, seconds), kind "start" (a worker forked, confined and
+    # its code loaded), "training" (a probe that trains) or "call".
+    spent: list[tuple[str, str, float]] = field(default_factory=list)
 
 
 def worker_key(name: str) -> str:
@@ -206,9 +209,13 @@ class Worker:
         try:
             if self._channel is None:
                 self._start()
+                self.budget.spent.append((self.key, "start", time.monotonic() - started))
+            exchanged = time.monotonic()
             status, payload = self._exchange(message, what, min(timeout, left))
         finally:
             self.budget.used_seconds += time.monotonic() - started
+        kind = "training" if timeout == self.limits.training_seconds and message[0] == "probe" else "call"
+        self.budget.spent.append((f"{what} ({message[1].rpartition(':')[2]})", kind, time.monotonic() - exchanged))
         if status == "ok":
             return decode(payload)
         stub = payload.get("stub") if type(payload) is dict else None
@@ -337,7 +344,8 @@ class RemoteSubmission:
         """
         request = probe_request(probe, kwargs, self.limits)
         # Its time runs beside the other checks', so it is counted apart.
-        worker = self._new_worker(worker_key(graded_name(request[1])), SubmissionBudget(unloadable=self.budget.unloadable))
+        worker = self._new_worker(worker_key(graded_name(request[1])),
+                                  SubmissionBudget(unloadable=self.budget.unloadable, spent=self.budget.spent))
         self._early[early_key(probe, kwargs)] = EarlyRun(worker, request)
 
     def stop(self) -> None:
@@ -413,6 +421,7 @@ class LocalSubmission:
 
         self.submission = Submission(read_submission(Path(directory), label), label)
         self.label = label
+        self.spent: list[tuple[str, str, float]] = []  # as SubmissionBudget.spent: the reference's side of a grading
 
     def __repr__(self) -> str:
         return self.label
@@ -422,16 +431,23 @@ class LocalSubmission:
             raise AttributeError(name)
 
         def call(*args: object, **kwargs: object) -> object:
+            started = time.monotonic()
             args, kwargs = through_codec((list(args), kwargs))
-            return through_codec(getattr(self.submission, name)(*args, **kwargs))
+            value = through_codec(getattr(self.submission, name)(*args, **kwargs))
+            self.spent.append((name, "call", time.monotonic() - started))
+            return value
 
         return call
 
     def run(self, probe: Callable[..., object], /, **kwargs: object) -> object:
         """Run ``probe`` against the reference with ``kwargs``; a shared buffer is given as its memory, as a worker's is."""
+        started = time.monotonic()
         shared = {key: value.map for key, value in kwargs.items() if isinstance(value, SharedBuffer)}
         plain = {key: value for key, value in kwargs.items() if key not in shared}
-        return through_codec(probe(self.submission, **through_codec(plain), **shared))
+        value = through_codec(probe(self.submission, **through_codec(plain), **shared))
+        kind = "training" if getattr(probe, "trains", False) else "call"
+        self.spent.append((f"{probe.exercises.format(**plain)} ({probe.__name__})", kind, time.monotonic() - started))
+        return value
 
 
 def through_codec(value: object) -> object:
