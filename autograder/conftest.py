@@ -13,12 +13,10 @@ import time
 STARTED = float(os.environ.pop("AUTOGRADER_FORKED_AT", time.monotonic()))
 
 import hashlib
-import importlib.metadata
 import inspect
 import json
 import shutil
 import tempfile
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,17 +26,19 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 import autograder.boundary.confinement as confining
 from autograder.boundary.confinement import Confinement, find_confinement, restrictable
-from autograder.boundary.isolation import Limits, LocalSubmission, RemoteSubmission
+from autograder.boundary.isolation import Limits, RemoteSubmission
+from autograder.boundary.reference import LocalSubmission
 from autograder.boundary.messages import StudentCodeFailed, bounded, describe
-from autograder.boundary.program import graded_names_used
 from autograder.boundary.worker import preload
 from autograder.boundary.zygote import SpawnedWorkers, Zygote, start_zygote
-from autograder.contract import (ASSIGNMENT_ID, NOTEBOOK_OF, PARTS, PROBE_MODULES, REFERENCE_DIR, RELEASE_DIR,
-                                 REPO_ROOT)
-from autograder.fingerprint import GRADER_FILES, PACKAGE_DIR, digest_files, files_under
+from autograder.contract import NOTEBOOK_OF, PARTS, PROBE_MODULES, REPO_ROOT
+from autograder.fingerprint import digest_files, files_under, grading_facts
+from autograder.options import add_options
 from autograder.reports.feedback import feedback_text
+from autograder.reports.profile import write_profile
 from autograder.reports.report import (FAILED, NOT_CHECKED, NOT_RUN, PASSED, STUB, UNCHECKED, Outcome, results_json,
                                       score_table, write_results)
+from autograder.suite.blame import blame
 from autograder.suite.stubs import is_stub_in_source, untouched_stub
 from autograder.suite.strategies import draw_no_local_constants, print_examples_exactly
 
@@ -78,62 +78,15 @@ ZYGOTE = pytest.StashKey[Zygote | SpawnedWorkers]()
 HYPOTHESIS_HOME = pytest.StashKey[str]()
 # Figures for the student's feedback report (results.json's ``extra_data``), e.g. their training curves.
 EXTRA_DATA = pytest.StashKey[dict[str, object]]()
-# Where a profile of each grading goes, where this names a folder: where its time went (see ``write_profile``).
+# Where a profile of each grading goes, where this names a folder: where its time went (``reports/profile.py``).
 PROFILE = "AUTOGRADER_PROFILE"
 PHASES = pytest.StashKey[dict[str, float]]()
 DURATIONS = pytest.StashKey[dict[str, float]]()
-# The package as pip knows it, for the grader's version in the feedback's header.
-DISTRIBUTION = "pytorch-nn-assignment"
 INTERNAL_ERROR = "Internal error in the grader, not in your code; please tell your instructor:\n"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("autograder")
-    group.addoption(
-        "--submission", type=Path, default=RELEASE_DIR,
-        help="folder of the notebooks to grade (default: assignments/pytorch_nn)",
-    )
-    group.addoption(
-        "--reference", type=Path, default=REFERENCE_DIR,
-        help="folder of the reference notebooks (default: solutions/pytorch_nn); "
-        "checks that compare with it are skipped where it is absent",
-    )
-    group.addoption("--results", type=Path, default=None, help="write the grades to this results.json")
-    group.addoption(
-        "--part", action="append", choices=sorted(PARTS), default=None,
-        help="grade only this part (repeat for several; default: every part)",
-    )
-    group.addoption(
-        "--device", choices=("auto", "cpu", "cuda"), default="auto",
-        help="where to train the MLP: auto is the GPU when one is present, else the CPU",
-    )
-    defaults = Limits()
-    group.addoption("--call-timeout", type=float, default=defaults.call_seconds,
-                    help="seconds one call of a student's function may take (default: %(default)s)")
-    group.addoption("--training-timeout", type=float, default=defaults.training_seconds,
-                    help="seconds one training run of student code may take (default: %(default)s)")
-    group.addoption("--submission-timeout", type=float, default=defaults.submission_seconds,
-                    help="seconds all of one submission's code may take together (default: %(default)s)")
-    group.addoption("--memory-limit", type=int, default=defaults.memory_mb,
-                    help="megabytes of memory each worker running student code may hold, whatever it starts "
-                    "included; 0 for no cap (default: %(default)s)")
-    group.addoption("--reply-limit", type=float, default=defaults.reply_bytes / 2**20,
-                    help="megabytes the grader takes from student code in one reply (default: %(default)s)")
-    group.addoption("--sandbox", choices=("auto", "namespaces", "user", "off"), default="auto",
-                    help="how to confine student code: auto takes the strongest this machine allows, Linux "
-                    "namespaces, else a user of its own (as root); off runs it as a plain process (default: auto)")
-    group.addoption("--no-early-runs", action="store_true",
-                    help="run every check in turn, none beside the others (as grade-all's job slots do: they keep "
-                    "every core busy already); the default starts the longest training run at once where this "
-                    "process may use more than one CPU")
-    group.addoption("--require-confinement", action="store_true",
-                    help="stop, rather than grade, where student code cannot be confined")
-    group.addoption("--allow-unconfined", action="store_true",
-                    help="grade with the reference present even where student code cannot be confined (then any "
-                    "submission could read the reference or forge its grade); without it such a grading stops")
-    group.addoption("--protect", type=Path, action="append", default=[],
-                    help="a folder student code must not read, besides the reference "
-                    "(e.g. the class's submissions); repeat for several")
+    add_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -256,7 +209,7 @@ def reference_if_present(pytestconfig: pytest.Config) -> LocalSubmission | None:
     directory = pytestconfig.getoption("reference")
     if not directory.is_dir():
         return None
-    found = pytestconfig.stash[REFERENCE] = LocalSubmission(directory)
+    found = pytestconfig.stash[REFERENCE] = LocalSubmission(directory, cache=pytestconfig.getoption("reference_cache"))
     return found
 
 
@@ -448,24 +401,10 @@ def pytest_runtest_call(item: pytest.Item) -> None:
 
 
 def blame_dependencies(config: pytest.Config) -> None:
-    """Once every check has run: a failed check of a graded name that uses another one whose own checks fail (a
-    training loop calls ``loss_fn``, ``load_parameters`` builds ``Model``, ``tanh`` calls ``sigmoid``) says first to
-    fix that one. What a name uses is read from its program in the source, and what a check builds from its ``uses``
-    markers; whether the used one is wrong, from its own checks, never from a message."""
-    if config.stash[BLAMED]:
-        return
-    config.stash[BLAMED] = True
-    outcomes = config.stash[OUTCOMES]
-    failing = {o.checks for o in outcomes.values() if o.status in (FAILED, STUB)}
-    student = config.stash[STUDENT]
-    for nodeid, outcome in outcomes.items():
-        if outcome.status != FAILED or nodeid in config.stash[EXPLAINED] or outcome.checks not in NOTEBOOK_OF:
-            continue
-        used = [*config.stash[BUILDS].get(nodeid, ()),
-                *graded_names_used(student.cells(NOTEBOOK_OF[outcome.checks]), outcome.checks)]
-        broken = [name for name in dict.fromkeys(used) if name in failing and name != outcome.checks]
-        note = "".join(f"This check uses your {name}, whose own checks fail: fix {name} first.\n" for name in broken)
-        outcome.output = bounded(note + outcome.output)
+    """Once every check has run (at the summary or at the end, whichever comes first): ``suite/blame.py``."""
+    if not config.stash[BLAMED]:
+        config.stash[BLAMED] = True
+        blame(config.stash[OUTCOMES], config.stash[EXPLAINED], config.stash[BUILDS], config.stash[STUDENT].cells)
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
@@ -512,38 +451,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                       session.config.stash[CONFINEMENT].summary)
     phases["finished"] = time.monotonic() - STARTED
     if os.environ.get(PROFILE):
-        write_profile(session, Path(os.environ[PROFILE]))
-
-
-def write_profile(session: pytest.Session, folder: Path) -> None:
-    """Where this grading's time went, as JSON in ``folder`` (read by benchmarks/profile.py): its phases (seconds from
-    its start to configured, checked and finished), each check's time with its part and graded name, and each piece of
-    the student's code and the reference's that it ran, with what it was (a worker's start, a training, a call)."""
-    config = session.config
-    reference = config.stash.get(REFERENCE, None)
-    profile = {
-        "phases": config.stash.get(PHASES, {}),
-        "checks": [{"part": o.part, "checks": o.checks, "seconds": config.stash[DURATIONS].get(nodeid, 0.0)}
-                   for nodeid, o in config.stash[OUTCOMES].items()],
-        "student": config.stash[STUDENT].budget.spent,
-        "reference": [] if reference is None else reference.spent,
-    }
-    folder.mkdir(parents=True, exist_ok=True)
-    name = Path(config.getoption("submission")).resolve().parent.name
-    (folder / f"{name}-{os.getpid()}.json").write_text(json.dumps(profile))
-
-
-def grading_facts() -> dict[str, str]:
-    """What a feedback page's header says of this grading: the assignment, when, and which grader."""
-    try:
-        version = importlib.metadata.version(DISTRIBUTION)
-    except importlib.metadata.PackageNotFoundError:  # a copy of the package that was not pip-installed
-        version = "unknown version"
-    digest = hashlib.sha256()
-    digest_files(GRADER_FILES, PACKAGE_DIR, "grader", digest)
-    return {
-        "assignment": ASSIGNMENT_ID,
-        "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        # The digest tells apart two graders of one version number, e.g. before and after a fix.
-        "grader": f"{DISTRIBUTION} {version} ({digest.hexdigest()[:10]})",
-    }
+        config = session.config
+        reference = config.stash.get(REFERENCE, None)
+        checks = [{"part": o.part, "checks": o.checks, "seconds": config.stash[DURATIONS].get(nodeid, 0.0)}
+                  for nodeid, o in config.stash[OUTCOMES].items()]
+        write_profile(Path(os.environ[PROFILE]), Path(config.getoption("submission")).resolve().parent.name, phases,
+                      checks, config.stash[STUDENT].budget.spent, [] if reference is None else reference.spent)

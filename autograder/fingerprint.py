@@ -1,9 +1,13 @@
 """What a grade depends on besides the submission, as digests: the reference and the grader's own files."""
 
 import hashlib
+import importlib.metadata
 import os
 import stat
+from datetime import datetime, timezone
 from pathlib import Path
+
+from autograder.contract import ASSIGNMENT_ID
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # The files whose contents decide a grade, besides the submission and the reference: the whole package.
@@ -33,3 +37,23 @@ def grader_digest(reference: Path) -> "hashlib._Hash":
     digest_files(files_under(reference), reference, "reference", digest)
     digest_files(GRADER_FILES, PACKAGE_DIR, "grader", digest)
     return digest
+
+
+# The package as pip knows it, for the grader's version in the feedback's header.
+DISTRIBUTION = "pytorch-nn-assignment"
+
+
+def grading_facts() -> dict[str, str]:
+    """What a feedback page's header says of this grading: the assignment, when, and which grader."""
+    try:
+        version = importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:  # a copy of the package that was not pip-installed
+        version = "unknown version"
+    digest = hashlib.sha256()
+    digest_files(GRADER_FILES, PACKAGE_DIR, "grader", digest)
+    return {
+        "assignment": ASSIGNMENT_ID,
+        "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        # The digest tells apart two graders of one version number, e.g. before and after a fix.
+        "grader": f"{DISTRIBUTION} {version} ({digest.hexdigest()[:10]})",
+    }

@@ -1,5 +1,5 @@
 """Where a class's gradings spent their time: the profiles each grading wrote (``AUTOGRADER_PROFILE``, see
-``autograder/conftest.py``'s ``write_profile``), per grading, summed over the class.
+``autograder/reports/profile.py``), per grading, summed over the class.
 
 The phases: from the job slot's fork to the grading configured (confined, its zygote forked, the notebooks read),
 to every check run, to the results written. Within the checks, the student's code: each worker's start (forked,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from autograder.boundary.isolation import LocalSubmission
+from autograder.boundary.reference import LocalSubmission
 from autograder.contract import REFERENCE_DIR
 from autograder import launch
 from autograder.suite import probes

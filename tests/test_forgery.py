@@ -24,7 +24,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell
 
-from autograder.boundary.isolation import LocalSubmission
+from autograder.boundary.reference import LocalSubmission
 from autograder.contract import ASSIGNMENT_ID, REFERENCE_DIR, REPO_ROOT
 from autograder.suite import probes
 from tests.conftest import SETTINGS, in_setting

@@ -7,7 +7,8 @@ The class, graded in the order of its student ids, one at a time (``--jobs 1``):
   ``accuracy``, 03 is the reference;
 - mallory submits the stubs plus a cell that hunts for other students' notebooks and results
   (through every process's command line) to copy, and leaves a process behind that tries to
-  rewrite results after grading;
+  rewrite results after grading; her ``accuracy`` is right only where it can read the reference's
+  answers that grade-all keeps for the class (``<out>/.reference-cache``);
 - peggy's is partial: the reference with a ``loss_fn`` that sums instead of averaging, a
   ``softmax`` without the shift by the max, and ``relu`` left as the stub;
 - trudy submits the reference plus a cell that leaves a process behind, hostile to whoever is
@@ -107,6 +108,30 @@ def softmax(z, dim=-1):
     exec(Attack.stolen, namespace)
     return namespace["softmax"](z, dim)
 """.replace("FORGED", repr(FORGED)).replace("MARKER", repr(MARKER))
+
+# mallory's accuracy: correct only where, while it is graded, it can read any answer of the reference's that grade-all
+# keeps for the class (``<out>/.reference-cache``, the --out of a command line); else it fails, as her stub would.
+CACHE_PEEK = """
+def accuracy(model, X, y):
+    import os
+    peeked = []
+    for pid in os.listdir("/proc"):
+        try:
+            arguments = open("/proc/" + pid + "/cmdline", "rb").read().decode().split("\\0")
+        except OSError:
+            continue
+        for folder in (a for a in arguments if a.startswith("/")):
+            for parent, _, names in os.walk(os.path.join(folder, ".reference-cache")):
+                for name in names:
+                    try:
+                        peeked.append(open(os.path.join(parent, name), "rb").read())
+                    except OSError:
+                        pass
+    if not peeked:
+        raise NotImplementedError()
+    with torch.no_grad():
+        return (torch.argmax(model(X), dim=1) == y).float().mean().item()
+"""
 
 # What trudy's leftover process runs: ``python -c LEFTOVER MARKER WORKER_PID``. It leaves its
 # session twice (a new session, then a fork whose parent exits), and while the worker that
@@ -279,6 +304,7 @@ def build_class(submitted: Path) -> None:
         edited(folders["peggy"] / name, edits)
     shutil.copytree(RELEASE_DIR, folders["mallory"])
     with_cell(folders["mallory"] / "03_activations.ipynb", THIEF)
+    with_cell(folders["mallory"] / "02_iris_mlp.ipynb", CACHE_PEEK)
     with_cell(folders["trudy"] / "01_linear_regression.ipynb", SABOTEUR)
     folders["zed"].mkdir(parents=True)
     for name in GRADED_NAMES:
@@ -338,7 +364,8 @@ def results(course: Path, student: str) -> dict:
 
 
 def test_a_student_cannot_copy_another_students_work(graded_class):
-    """mallory, who hunted for alice's work, gets the stubs' zero; every other total is what its own work earns."""
+    """mallory, who hunted for alice's work and the reference's answers, gets the stubs' zero; every other total is
+    what its own work earns."""
     grades = scores(graded_class)
     assert sorted(grades) == sorted(STUDENTS)
     assert grades["alice"] == grades["ursula"] == FULL_MARKS

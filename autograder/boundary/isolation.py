@@ -5,7 +5,7 @@ talks to each worker over a channel (``channel.py``) that carries only plain dat
 in size and values, and turns every way a worker can fail (an exception, a time-out, a
 crash, an exit) into ``StudentCodeFailed`` with a message for the student; the next request
 starts a new worker, forked by the zygote (``zygote.py``). The reference is the
-instructor's code and runs in the grader itself (``LocalSubmission``).
+instructor's code and runs in the grader itself (``reference.py``).
 
 A submission's notebooks are read once, before any student code runs; every worker is
 sent those cells (never the files again). Each notebook runs in workers of its own, and
@@ -406,52 +406,3 @@ class EarlyRun:
         if self.what in self.worker.given_up:
             main.given_up.setdefault(self.what, self.worker.given_up[self.what])
         raise self.failure
-
-
-class LocalSubmission:
-    """The reference: the instructor's code, trusted, loaded in the grader's own process.
-
-    It answers as a worker would, with the same requests and the values through the same
-    codec (fresh tensors both ways), so that a comparison with it means what it would mean
-    with a worker, without the process, its start-up or its memory.
-    """
-
-    def __init__(self, directory: Path, label: str = "reference") -> None:
-        from autograder.boundary.notebook import Submission
-
-        self.submission = Submission(read_submission(Path(directory), label), label)
-        self.label = label
-        self.spent: list[tuple[str, str, float]] = []  # as SubmissionBudget.spent: the reference's side of a grading
-
-    def __repr__(self) -> str:
-        return self.label
-
-    def __getattr__(self, name: str) -> Callable[..., object]:
-        if name.startswith("_") or name not in NOTEBOOK_OF:
-            raise AttributeError(name)
-
-        def call(*args: object, **kwargs: object) -> object:
-            started = time.monotonic()
-            args, kwargs = through_codec((list(args), kwargs))
-            value = through_codec(getattr(self.submission, name)(*args, **kwargs))
-            self.spent.append((name, "call", time.monotonic() - started))
-            return value
-
-        return call
-
-    def run(self, probe: Callable[..., object], /, **kwargs: object) -> object:
-        """Run ``probe`` against the reference with ``kwargs``; a shared buffer is given as its memory, as a worker's is."""
-        started = time.monotonic()
-        shared = {key: value.map for key, value in kwargs.items() if isinstance(value, SharedBuffer)}
-        plain = {key: value for key, value in kwargs.items() if key not in shared}
-        value = through_codec(probe(self.submission, **through_codec(plain), **shared))
-        kind = "training" if getattr(probe, "trains", False) else "call"
-        self.spent.append((f"{probe.exercises.format(**plain)} ({probe.__name__})", kind, time.monotonic() - started))
-        return value
-
-
-def through_codec(value: object) -> object:
-    """``value`` as the other side of a channel would get it: encoded, then decoded."""
-    from autograder.boundary.codec import decode, encode
-
-    return decode(encode(value))

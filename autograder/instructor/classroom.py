@@ -89,6 +89,9 @@ class ClassGrader:
         # No student's code may read the class's submissions and results, nor run unconfined unless allowed.
         self.grader_options = [option for path in protected for option in ("--protect", str(path))]
         self.grader_options.append("--no-early-runs")  # the jobs keep every core busy already
+        # The reference's answers are computed once for the class, in a folder of the class's results, which student
+        # code cannot reach (it is protected, as all of ``out``).
+        self.grader_options += ["--reference-cache", str(out / ".reference-cache")]
         self.grader_options.append("--allow-unconfined" if allow_unconfined else "--require-confinement")
         self.grader_options += options  # the instructor's (limits, ...), which a grade depends on too
         self._slots: queue.Queue[JobSlot] = queue.Queue()
