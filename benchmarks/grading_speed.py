@@ -22,7 +22,7 @@ floor's: each round's grading is weighed against a floor taken within the same m
 shared machine that grows slower or faster during the run moves both sides alike. (The least
 of the floors against the least or median of the gradings moved by 0.11-0.16 between windows
 of five rounds of one run on this project's machine; the sums by 0.01-0.04.) The last round's
-large class is graded with a profile (``benchmarks/profile.py``): where one grading's time goes.
+large class is graded with a profile (``benchmarks/grading_profile.py``): where one grading's time goes.
 
 Then, on the same CPUs, a student's loop (``benchmarks/student_loop.py``); then once, on the most
 CPUs of the run, ``nbgrader autograde`` of the same submission, the peer. The machine's load
@@ -50,7 +50,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from autograder.contract import ASSIGNMENT_ID, REFERENCE_DIR  # noqa: E402
-from benchmarks import profile  # noqa: E402
+from benchmarks import grading_profile  # noqa: E402
 from benchmarks.classes import ClassFit, different_submissions  # noqa: E402
 from benchmarks.measure import (PYTHON, Check, Run, busy_warnings, cpu_times, measure, pinned, steal_share,  # noqa: E402
                                 times)
@@ -128,7 +128,7 @@ class Setting:
     sizes: tuple[int, int]
     rounds: list[Round]
     student: StudentLoop
-    profiled: profile.Profile
+    profiled: grading_profile.Profile
 
     @property
     def label(self) -> str:
@@ -192,7 +192,7 @@ def floor_run(cpus: set[int]) -> float:
     """One run of the floor, timed whole, without memory sampling; one thread for torch, as the grader's workers
     have (many threads for tiny tensors only slow a loaded machine, and would flatter the ratios)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    return measure([PYTHON, __file__, "--floor"], cpus, env=env, sampled=False).wall
+    return measure([PYTHON, __file__, "--floor"], cpus, env=env, sampled=False, succeeded=(0,)).wall
 
 
 def grade_class(submitted: Path, out: Path, jobs: int, cpus: set[int], env: dict[str, str]) -> Run:
@@ -218,7 +218,7 @@ def measure_setting(cpus: set[int], jobs: int, classes: tuple[Path, Path], sizes
         large = grade_class(classes[1], scratch / f"large{index}", jobs, cpus,
                             {**env, "AUTOGRADER_PROFILE": str(profiles)} if last else env)
         measured.append(Round(floor, cold, warm, small, large))
-    return Setting(cpus, jobs, sizes, measured, student_loop(cpus, scratch), profile.read(profiles))
+    return Setting(cpus, jobs, sizes, measured, student_loop(cpus, scratch), grading_profile.read(profiles))
 
 
 def print_setting(setting: Setting) -> None:
@@ -227,7 +227,7 @@ def print_setting(setting: Setting) -> None:
     for figure, value in setting.figures():
         print(f"  {figure:<58} {value}")
     print()
-    print("\n".join(f"  {line}" for line in profile.lines(setting.profiled)))
+    print("\n".join(f"  {line}" for line in grading_profile.lines(setting.profiled)))
     sys.stdout.flush()
 
 

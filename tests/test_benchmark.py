@@ -3,12 +3,14 @@ cost per submission and fixed cost come from two class sizes, a profile sums wha
 busy machine is flagged (benchmarks/; its timings themselves are never tested)."""
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
 from benchmarks import grading_speed as benchmark
-from benchmarks import measure, profile
+from benchmarks import grading_profile, measure
 from benchmarks.classes import ClassFit
 from benchmarks.student_loop import StudentLoop
 
@@ -22,7 +24,7 @@ def two_rounds(floors: tuple[float, float], walls: tuple[float, float], jobs: in
     rounds = [benchmark.Round(floor, measure.Run(wall, 600.0, 600.0), measure.Run(wall, 600.0, 600.0),
                               measure.Run(10.0, 900.0, 600.0), measure.Run(40.0, 1300.0, 600.0))
               for floor, wall in zip(floors, walls)]
-    return benchmark.Setting({0, 1}, jobs, (2, 12), rounds, LOOP, profile.Profile())
+    return benchmark.Setting({0, 1}, jobs, (2, 12), rounds, LOOP, grading_profile.Profile())
 
 
 def ratio(setting: object, name: str) -> float:
@@ -64,11 +66,11 @@ def test_a_profile_sums_what_each_grading_wrote(tmp_path: Path) -> None:
             "checks": [{"part": "Part 1: linear regression", "checks": "model", "seconds": 2.0}],
             "student": [["train_mlp (mlp_training_run)", "training", 2.5], ["sigmoid", "start", 0.1]],
             "reference": [["train_mlp (mlp_training_run)", "training", 0.2]]}))
-    read = profile.read(tmp_path)
+    read = grading_profile.read(tmp_path)
     assert read.gradings == 2 and read.per_grading(read.phases["finished"]) == pytest.approx(6.3)
     assert read.spent[("student", "training")] == pytest.approx(5.0)
     assert read.trainings[("student", "train_mlp (mlp_training_run)")] == [2.5, 2.5]
-    assert any("grader's own" in line for line in profile.lines(read))
+    assert any("grader's own" in line for line in grading_profile.lines(read))
 
 
 @pytest.mark.parametrize(("load", "steal"), [(0.9, 0.0), (0.1, 0.05)])
@@ -87,3 +89,17 @@ def test_steal_is_the_hypervisors_share_of_the_cpu_time_between_two_readings() -
     before = [100, 0, 50, 1000, 0, 0, 0, 10]
     after = [200, 0, 100, 1800, 0, 0, 0, 60]
     assert measure.steal_share(before, after) == pytest.approx(50 / (100 + 50 + 800 + 50))
+
+
+@pytest.mark.parametrize("module", sorted(path.stem for path in Path(benchmark.__file__).parent.glob("*.py")))
+def test_no_module_of_the_benchmark_shadows_the_standard_library(module: str) -> None:
+    """grading_speed.py runs as a script, with benchmarks/ first on sys.path: a module named as one of the standard
+    library's (profile.py did) replaces it for torch and everything else the floor imports."""
+    assert module not in sys.stdlib_module_names
+
+
+def test_a_command_that_fails_stops_the_benchmark() -> None:
+    """A timed command that exits with a code the benchmark does not expect ends the run, not a figure."""
+    with pytest.raises(SystemExit, match="raised"):
+        measure.measure([sys.executable, "-c", "raise SystemExit('raised')"], set(os.sched_getaffinity(0)),
+                        sampled=False, succeeded=(0,))

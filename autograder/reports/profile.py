@@ -1,4 +1,4 @@
-"""Where one grading's time went, for benchmarks/profile.py: written where ``AUTOGRADER_PROFILE`` names a folder."""
+"""Where one grading's time went, for benchmarks/grading_profile.py: written where ``AUTOGRADER_PROFILE`` names a folder."""
 
 import json
 import os
