@@ -358,8 +358,9 @@ def tanh(z):
 }
 
 
-# The reference, graded in the class after every hostile submission (student ids sort it last).
-REFERENCE_STUDENT = "~reference"
+# The reference, graded in the class after every hostile submission (student ids sort it last; a plain id, as
+# grade-all grades no other folder without a roster).
+REFERENCE_STUDENT = "zz-reference"
 
 
 @dataclass
