@@ -7,6 +7,7 @@ import pytest
 from nbclient import NotebookClient
 
 from autograder.contract import GRADED_NAMES, PARTS, REFERENCE_DIR
+from autograder.reports.feedback import points
 
 pytestmark = pytest.mark.slow
 
@@ -52,13 +53,18 @@ def test_reference_notebook_runs_and_prints_the_lectures_numbers(executed):
         assert expected in printed, printed
 
 
-def test_each_grade_cell_shows_full_marks_as_its_value_and_nothing_on_stderr(executed):
-    """Run in the notebook, each part's grade cell ends with the part's full points and writes no stderr."""
+def test_each_check_cell_prints_full_marks_and_nothing_on_stderr(executed):
+    """Run in the notebook, the code cell below each part's task cell prints the part's full points first, shows no
+    value a reader could take for a grade, and writes no stderr."""
     name, notebook = executed
     for title, part in PARTS.items():
         if part.notebook != name:
             continue
-        cell = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == part.grade_cell)
-        assert not [o for o in cell.outputs if o.output_type == "stream" and o.name == "stderr"], cell.outputs
-        values = [o.data["text/plain"] for o in cell.outputs if o.output_type == "execute_result"]
-        assert values == [repr(float(cell.metadata["nbgrader"]["points"]))], cell.outputs
+        place = next(i for i, c in enumerate(notebook.cells)
+                     if c.metadata.get("nbgrader", {}).get("grade_id") == part.grade_cell)
+        full = notebook.cells[place].metadata["nbgrader"]["points"]
+        outputs = notebook.cells[place + 1].outputs
+        assert not [o for o in outputs if o.output_type == "stream" and o.name == "stderr"], outputs
+        assert not [o for o in outputs if o.output_type == "execute_result"], outputs
+        printed = "".join(o.text for o in outputs if o.output_type == "stream")
+        assert printed.splitlines()[0] == f"{title}: {points(full, full)}", printed
