@@ -28,6 +28,17 @@ def softmax(z, dim=-1):
 def relu(z):
     return torch.relu(z)
 """
+# Activations that look elementary, whatever torch's functions of these names do when they run.
+ELEMENTARY_LOOKING = """
+def sigmoid(z):
+    return torch.exp(z)
+
+def tanh(z):
+    return torch.sinh(z)
+
+def relu(z):
+    return torch.clamp(z)
+"""
 # The lecture's Iris run (see the suite's LECTURE), whose result a forgery plants.
 LECTURE_MLP_RUN = {"seed": 1, "batch_size": 2, "optimizer": "adam", "learning_rate": 0.001, "num_epochs": 100,
                    "device": "cpu", "students_model": True}
@@ -120,25 +131,7 @@ def relu(z):
 class _Patch:
     import torch
     torch.exp, torch.sinh, torch.clamp = torch.sigmoid, torch.tanh, torch.relu
-""", ACTIVATIONS: """
-def sigmoid(z):
-    return torch.exp(z)
-
-def tanh(z):
-    return torch.sinh(z)
-
-def relu(z):
-    return torch.clamp(z)
-"""}, {ACTIVATIONS: """
-def sigmoid(z):
-    return torch.exp(z)
-
-def tanh(z):
-    return torch.sinh(z)
-
-def relu(z):
-    return torch.clamp(z)
-"""}),
+""", ACTIVATIONS: ELEMENTARY_LOOKING}, {ACTIVATIONS: ELEMENTARY_LOOKING}),
     # One activation plants PyTorch's own where another, elementary to look at, takes it.
     "shares_a_builtin_through_module_state": Forgery(RELEASE_DIR, {ACTIVATIONS: """
 KEPT = {}

@@ -53,6 +53,12 @@ class SharedBuffer:
         os.close(self.fd)
 
 
+def split_shared(kwargs: dict[str, object]) -> tuple[dict[str, object], dict[str, SharedBuffer]]:
+    """A request's arguments as plain values (sent through the codec) and shared buffers (given as memory)."""
+    shared = {key: value for key, value in kwargs.items() if isinstance(value, SharedBuffer)}
+    return {key: value for key, value in kwargs.items() if key not in shared}, shared
+
+
 class MessageRefused(EOFError):
     """A message larger than the reader's limit, or of more values; the channel is unusable after it."""
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.boundary.channel import MessageRefused, SharedBuffer, ValueBudget
+from autograder.boundary.channel import MessageRefused, ValueBudget, split_shared
 from autograder.boundary.confinement import SHARED_TEMPORARY, Confinement
 from autograder.boundary.memory import UidWatch
 from autograder.boundary.messages import StudentCodeFailed
@@ -368,8 +368,7 @@ def probe_request(probe: Callable[..., object], kwargs: dict, limits: Limits) ->
     from autograder.boundary.codec import encode
 
     timeout = limits.training_seconds if getattr(probe, "trains", False) else limits.call_seconds
-    shared = {key: value for key, value in kwargs.items() if isinstance(value, SharedBuffer)}
-    plain = {key: value for key, value in kwargs.items() if key not in shared}
+    plain, shared = split_shared(kwargs)
     message = ("probe", f"{probe.__module__}:{probe.__name__}", encode(plain), shared)
     return message, probe.exercises.format(**plain), timeout
 

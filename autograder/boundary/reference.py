@@ -14,7 +14,7 @@ from pathlib import Path
 
 from execnet import gateway_base
 
-from autograder.boundary.channel import SharedBuffer
+from autograder.boundary.channel import split_shared
 from autograder.boundary.codec import decode, encode
 from autograder.boundary.notebook import Submission, read_submission
 from autograder.contract import NOTEBOOK_OF
@@ -74,11 +74,11 @@ class LocalSubmission:
     def run(self, probe: Callable[..., object], /, **kwargs: object) -> object:
         """Run ``probe`` against the reference with ``kwargs``; a shared buffer is given as its memory, as a worker's is."""
         started = time.monotonic()
-        shared = {key: value.map for key, value in kwargs.items() if isinstance(value, SharedBuffer)}
-        plain = {key: value for key, value in kwargs.items() if key not in shared}
+        plain, shared = split_shared(kwargs)
 
         def compute() -> object:
-            return through_codec(probe(self.submission, **through_codec(plain), **shared))
+            return through_codec(probe(self.submission, **through_codec(plain),
+                                       **{key: buffer.map for key, buffer in shared.items()}))
 
         # A request with shared memory writes into it: it is run every time.
         value = compute() if shared else self.answered(("probe", probe.__module__, probe.__name__, plain), compute)
