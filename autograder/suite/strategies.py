@@ -4,7 +4,7 @@ grader's own source; and failing examples printed exactly, as code a student can
 import numpy as np
 import torch
 from hypothesis import strategies as st
-from hypothesis.extra.numpy import array_shapes, arrays
+from hypothesis.extra.numpy import array_shapes
 
 FLOAT_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -19,6 +19,32 @@ def shapes(min_dims: int = 0, max_dims: int = 3, max_side: int = 5) -> st.Search
     return array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=1, max_side=max_side)
 
 
+# Values a formula most often gets wrong, as multiples of the bound (1.0: the bound) or as themselves.
+EDGES_OF_BOUND = (1.0, -1.0)
+EDGES = (0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0, 1e-3, -1e-3, 1e-7, -1e-7, float(np.finfo(np.float32).tiny),
+         float(np.finfo(np.float32).smallest_subnormal))
+
+
+def values_from_bytes(data: bytes, bound: float) -> np.ndarray:
+    """float32 values in [-bound, bound], one from each 4 bytes of ``data`` (a multiple of 4 long).
+
+    The first byte of four picks what kind of number it is: an integer (1 in 8), an edge (``EDGES`` and the bounds,
+    1 in 16), a magnitude anywhere from ``bound`` down to 2**-63 of it (1 in 8), or uniform in [-bound, bound] (the
+    rest); the others pick which. Bytes of zero are +0.0, and smaller bytes simpler values, so that hypothesis,
+    shrinking bytes towards zero, shrinks a failing example towards zeros and small integers.
+    """
+    kind, high, middle, low = np.frombuffer(data, dtype=np.uint8).reshape(-1, 4).T.astype(np.int64)
+    sign = np.where(high & 0x80, -1.0, 1.0)
+    which = middle * 256 + low
+    integer = (which % (int(bound) + 1)).astype(np.float64)
+    edges = np.array([bound * edge for edge in EDGES_OF_BOUND] + list(EDGES))
+    edge = edges[which % len(edges)] * np.where(high & 0x80, -1.0, 1.0)
+    spread = bound * np.exp2(-(middle % 64).astype(np.float64)) * (128 + (low >> 1)) / 255
+    uniform = ((high & 0x7F) * 65536 + which) / (2**23 - 1) * bound
+    values = np.select([kind < 32, kind < 48, kind < 80], [sign * integer, edge, sign * spread], sign * uniform)
+    return np.clip(values.astype(np.float32), -np.float32(bound), np.float32(bound))
+
+
 @st.composite
 def float_tensors(
     draw: st.DrawFn,
@@ -28,7 +54,9 @@ def float_tensors(
 ) -> torch.Tensor:
     """A float32 or float64 tensor of finite values in [-bound, bound].
 
-    Values are drawn as float32 (so they are exact in both dtypes) and include 0 and the bounds.
+    Values are float32 (so they are exact in both dtypes) and include 0, the bounds, tiny and subnormal values. They
+    are drawn as one string of bytes (``values_from_bytes``), not one float at a time: hypothesis's float strategy
+    costs about a millisecond per tensor, and a grading draws about 500 of them.
     """
     if shape is None:
         shape = shapes()
@@ -36,8 +64,8 @@ def float_tensors(
         shape = draw(shape)
     if dtype is None:
         dtype = draw(float_dtypes())
-    elements = st.floats(-bound, bound, allow_nan=False, allow_infinity=False, width=32)
-    values = draw(arrays(np.float32, shape, elements=elements))
+    size = 4 * int(np.prod(shape, dtype=np.int64))
+    values = values_from_bytes(draw(st.binary(min_size=size, max_size=size)), bound).reshape(shape)
     return torch.from_numpy(values).to(dtype)
 
 
