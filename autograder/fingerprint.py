@@ -1,5 +1,6 @@
 """What a grade depends on besides the submission, as digests: the reference and the grader's own files."""
 
+import functools
 import hashlib
 import importlib.metadata
 import os
@@ -43,17 +44,24 @@ def grader_digest(reference: Path) -> "hashlib._Hash":
 DISTRIBUTION = "pytorch-nn-assignment"
 
 
-def grading_facts() -> dict[str, str]:
-    """What a feedback page's header says of this grading: the assignment, when, and which grader."""
+@functools.cache
+def grader_name() -> str:
+    """The grader's distribution, version and a digest of its files; computed once per process (a job slot computes
+    it before it forks its gradings: its code, imported already, is what they run)."""
     try:
         version = importlib.metadata.version(DISTRIBUTION)
     except importlib.metadata.PackageNotFoundError:  # a copy of the package that was not pip-installed
         version = "unknown version"
     digest = hashlib.sha256()
     digest_files(GRADER_FILES, PACKAGE_DIR, "grader", digest)
+    # The digest tells apart two graders of one version number, e.g. before and after a fix.
+    return f"{DISTRIBUTION} {version} ({digest.hexdigest()[:10]})"
+
+
+def grading_facts() -> dict[str, str]:
+    """What a feedback page's header says of this grading: the assignment, when, and which grader."""
     return {
         "assignment": ASSIGNMENT_ID,
         "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        # The digest tells apart two graders of one version number, e.g. before and after a fix.
-        "grader": f"{DISTRIBUTION} {version} ({digest.hexdigest()[:10]})",
+        "grader": grader_name(),
     }

@@ -40,6 +40,7 @@ import pytest
 from autograder.boundary import confinement
 from autograder.boundary.worker import preload
 from autograder.contract import PROBE_MODULES, REFERENCE_DIR, REPO_ROOT
+from autograder.fingerprint import grader_name
 # The graded test modules, conftest.py and hypothesis's pytest plugin are left for each grading
 # to import: pytest rewrites their assertions as it imports them, and a grading must say what
 # `pytest autograder/` says. Hypothesis itself (0.5 s of a check) is imported here: a grading
@@ -92,9 +93,11 @@ def grading_run(arguments: list[str], output: tuple[int, int], cwd: str | None =
 
 
 def preload_grading() -> None:
-    """Import what every grading forked from this slot needs, its workers' modules and hypothesis: once, here."""
+    """Import what every grading forked from this slot needs, its workers' modules and hypothesis, and name the grader
+    its results name (its files' digest): once, here."""
     for module in GRADING_MODULES:
         importlib.import_module(module)
+    grader_name()
     preload(PROBE_MODULES)
 
 
