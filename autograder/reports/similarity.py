@@ -22,7 +22,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
 import numpy as np
 from copydetect import CodeFingerprint, compare_files
 
@@ -106,6 +105,8 @@ def code_cells(notebook: str | bytes) -> str:
     """
     content = json.loads(notebook)
     if not (isinstance(content, dict) and content.get("nbformat") == 4):  # older: nbformat converts it
+        import nbformat  # 1.3 s of imports (jsonschema's format checkers), for a notebook older than version 4
+
         content = nbformat.reads(json.dumps(content), as_version=4)
     cells = [cell for cell in content["cells"] if isinstance(cell, dict) and cell.get("cell_type") == "code"]
     return "\n\n".join("".join(map(str, s)) if isinstance(s, list) else str(s)
