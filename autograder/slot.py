@@ -10,9 +10,10 @@ grades exactly as ``pytest autograder/`` does (its own zygote, workers, uid and 
 exits. The slot itself never reads a submission, the reference or a result, and never runs
 student code, so each fork starts as clean as the first.
 
-As a job of ``grade-all``, on stdin, one JSON line each: first the class's confinement (tried
-once by ``grade-all`` while the slot imports), then ``{"arguments": [pytest's arguments], "log": path}`` per
-submission; on stdout, one JSON line per submission: ``{"returncode": n}``.
+As a job of ``grade-all``, on stdin, one JSON line each: first ``{"confinement": ...}``, the class's, or, to the
+first slot, ``{"try": [protected paths]}``, which it tries once for the class and answers on stdout with
+``{"confinement": ...}`` (so that grade-all itself need not import torch); then ``{"arguments": [pytest's
+arguments], "log": path}`` per submission; on stdout, one JSON line per submission: ``{"returncode": n}``.
 
 As a warm checker it serves one user over a Unix socket in a folder only that user can enter:
 each connection sends ``{"arguments", "cwd", "digest"}`` with its standard output and error
@@ -25,6 +26,7 @@ grading is then interrupted and its workers stopped): nothing of it outlives any
 """
 
 import argparse
+import dataclasses
 import importlib
 import json
 import os
@@ -102,14 +104,18 @@ def preload_grading() -> None:
 
 
 def serve_class() -> None:
-    """A job of grade-all: import while grade-all tries the confinement, then grade the submissions named on stdin,
-    one at a time (none where grade-all closes stdin first)."""
+    """A job of grade-all: import, learn the class's confinement (or try it, where grade-all asks, and say what it
+    found), then grade the submissions named on stdin, one at a time (none where grade-all closes stdin first)."""
     preload_grading()
-    tried = sys.stdin.readline()
-    if not tried:
+    first = sys.stdin.readline()
+    if not first:
         return
-    confinement.known = confinement.Confinement(**{key: tuple(value) if isinstance(value, list) else value
-                                                   for key, value in json.loads(tried).items()})
+    told = json.loads(first)
+    if "try" in told:  # a fork of this process, which has imported what a worker needs, as a worker is of a grading
+        confinement.known = confinement.find_confinement([Path(path) for path in told["try"]])
+        print(json.dumps({"confinement": dataclasses.asdict(confinement.known)}), flush=True)
+    else:
+        confinement.known = confinement.Confinement.from_json(told["confinement"])
     for line in sys.stdin:
         request = json.loads(line)
         with open(request["log"], "w") as log:

@@ -210,14 +210,15 @@ ABSENT = "zoe"  # on the roster, nothing submitted
 @pytest.fixture(scope="module")
 def class_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
     """``grade-all`` over tests/class_submissions.py's class, two at a time, with a students.csv roster of the ten
-    and zoe, and two folders of no student beside them; its run and its output folder."""
+    and zoe, and two folders of no student beside them (``-X importtime``: its own imports listed on stderr); its run
+    and its output folder."""
     root = tmp_path_factory.mktemp("class_report")
     folders = build_class(root / "submitted")
     for name in NOT_STUDENTS:
         shutil.copytree(RELEASE_DIR, root / "submitted" / name / ASSIGNMENT_ID)
     (root / "students.csv").write_text("id,first_name,last_name,email\n" + "".join(
         f"{student},,,\n" for student in [*folders, ABSENT]))
-    run = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(root / "submitted"),
+    run = subprocess.run([sys.executable, "-X", "importtime", "-m", "autograder", "grade-all", str(root / "submitted"),
                           "--out", str(root / "graded"), "--jobs", "2", "--roster", str(root / "students.csv")],
                          capture_output=True, text=True, timeout=900)
     return run, root / "graded"
@@ -244,6 +245,15 @@ def test_grade_all_writes_the_class_report_and_says_where(class_run: tuple[subpr
     run, graded_folder = class_run
     assert f"Class report: {graded_folder / class_report.CLASS_REPORT}" in run.stdout, run.stdout + run.stderr
     assert (graded_folder / class_report.CLASS_REPORT).is_file() and (graded_folder / "grades.csv").is_file()
+
+
+@pytest.mark.slow
+def test_grade_all_itself_imports_no_torch(class_run: tuple[subprocess.CompletedProcess, Path]) -> None:
+    """grade-all's own process never imports torch (seconds of a class's fixed cost): a job slot tries the confinement
+    for the class, and the slots grade."""
+    run, _ = class_run
+    imported = re.findall(r"^import time:.*\|\s+(\S+)$", run.stderr, re.MULTILINE)
+    assert "autograder.instructor.grade_all" in imported and "torch" not in imported, run.stderr[-2000:]
 
 
 @pytest.mark.slow

@@ -80,6 +80,11 @@ class Confinement:
     def active(self) -> bool:
         return self.mode != "none"
 
+    @classmethod
+    def from_json(cls, fields: dict) -> "Confinement":
+        """The confinement ``dataclasses.asdict`` wrote as JSON (how grade-all and its job slots tell each other)."""
+        return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in fields.items()})
+
     @property
     def summary(self) -> str:
         """One line for results.json: the mode, and whether the grade can be trusted."""

@@ -51,8 +51,18 @@ class JobSlot:
         self.begun = False
 
     def begin(self, confinement: Confinement) -> None:
-        self.send(dataclasses.asdict(confinement))
+        self.send({"confinement": dataclasses.asdict(confinement)})
         self.begun = True
+
+    def try_confinement(self, protected: list[Path]) -> Confinement | None:
+        """Have this slot try the confinement for the class, and begin with it; what it found, None if it died."""
+        try:
+            self.send({"try": [str(path) for path in protected]})
+            found = Confinement.from_json(json.loads(self.process.stdout.readline())["confinement"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        self.begun = True
+        return found
 
     def send(self, message: dict) -> None:
         self.process.stdin.write(json.dumps(message) + "\n")
@@ -134,13 +144,22 @@ class ClassGrader:
         for slot in self._started:
             slot.stop()
 
+    def try_confinement(self, protected: list[Path]) -> Confinement | None:
+        """The class's confinement, tried once in a job slot, which has imported what a worker needs (a trial is a
+        fork, as workers are): grade-all itself then imports no torch. None where no slot started (nothing to grade)
+        or the slot died."""
+        if not self._started:
+            return None
+        return self._started[0].try_confinement(protected)
+
     def grade(self, confinement: Confinement) -> tuple[list[str], list[Graded]]:
         """Grade what ``start`` found, with student code confined as ``confinement`` says; return who was graded, and
         every grade."""
         self.confinement = confinement
         todo = self._todo
         for slot in self._started:
-            slot.begin(confinement)
+            if not slot.begun:
+                slot.begin(confinement)
         with ThreadPoolExecutor(self.jobs) as pool, tqdm(total=len(todo), unit="submission",
                                                           desc=f"grading ({self.jobs} at a time)") as bar:
             futures = [pool.submit(self.grade_one, student_id, self._digests[student_id]) for student_id in todo]

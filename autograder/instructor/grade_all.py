@@ -95,8 +95,10 @@ def grade_class(submitted: Path, out: Path, reference: Path, assignment: str = A
                          options)
     try:
         grader.start(regrade)
-        preload(PROBE_MODULES)  # the trial is a fork of this process, as a grading's workers are of theirs
-        confinement = find_confinement([reference, *protected])
+        confinement = grader.try_confinement([reference, *protected])
+        if confinement is None:  # no job slot to try it in
+            preload(PROBE_MODULES)  # the trial is a fork of this process, as a grading's workers are of theirs
+            confinement = find_confinement([reference, *protected])
         print(confinement.log_line)
         if not confinement.active and not allow_unconfined:
             print("Nothing was graded: a class is graded only where student code is confined, so that no student "
