@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -91,8 +92,11 @@ class ClassGrader:
 
     def __init__(self, submitted: Path, out: Path, reference: Path, students: list[str], assignment: str = ASSIGNMENT_ID,
                  jobs: int | None = None, protected: list[Path] = (), allow_unconfined: bool = False,
-                 options: list[str] = ()) -> None:
+                 options: list[str] = (), when_graded: Callable[[Graded], object] | None = None) -> None:
         self.submitted, self.out, self.reference, self.assignment = submitted, out, reference, assignment
+        # What to do with each grade as soon as it is made (its feedback page), one at a time, while the slots go on.
+        self.when_graded = when_graded
+        self._when_graded_lock = threading.Lock()
         self.ids = list(students)  # the folders of submitted/ to grade: the roster's (see roster.py)
         self.confinement: Confinement | None = None  # the class's, once tried (see ``grade``)
         self.jobs = jobs or os.cpu_count() or 1
@@ -207,6 +211,9 @@ class ClassGrader:
         else:
             # An interrupted or broken run may have written partial results; they are not a grade.
             (folder / RESULTS).unlink(missing_ok=True)
+        if self.when_graded is not None:
+            with self._when_graded_lock:
+                self.when_graded(self.load(student_id))
 
     def interrupt_running(self) -> None:
         """Stop the gradings in progress as Ctrl-C would, so each stops its workers first."""

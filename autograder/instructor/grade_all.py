@@ -20,7 +20,7 @@ from autograder.instructor.roster import Roster, RosterError, read_roster_csv, s
 from autograder.instructor.submission_times import exchange_from_config, submission_times
 from autograder.reports import class_report
 from autograder.reports.class_record import ClassRecord
-from autograder.reports.report import write_atomically
+from autograder.reports.report import Graded, write_atomically
 from autograder.reports.similarity import Similarity
 from autograder.reports.untrusted import shown
 
@@ -92,7 +92,7 @@ def grade_class(submitted: Path, out: Path, reference: Path, assignment: str = A
     out.mkdir(parents=True, exist_ok=True)
     protected = [submitted, out, *([feedback] if feedback is not None else [])]
     grader = ClassGrader(submitted, out, reference, found.graded, assignment, jobs, protected, allow_unconfined,
-                         options)
+                         options, when_graded=lambda graded: write_feedback_page(out, graded))
     try:
         grader.start(regrade)
         confinement = grader.try_confinement([reference, *protected])
@@ -120,7 +120,7 @@ def grade_class(submitted: Path, out: Path, reference: Path, assignment: str = A
     record = ClassRecord(grades, found.absent, found.refused, found.admitted,
                          submission_times(submitted, found.graded, assignment, course_exchange, no_exchange),
                          roster.source if roster is not None else "", "" if no_exchange else str(course_exchange))
-    failed, similarity = write_destinations(record, submitted, out, assignment, graded_now, gradebook, feedback,
+    failed, similarity = write_destinations(record, submitted, out, assignment, gradebook, feedback,
                                             roster)
     print(f"{len(graded_now)} graded now, {len(grades) - len(graded_now)} already up to date; "
           f"grades in {out / GRADES_CSV}")
@@ -133,16 +133,29 @@ def grade_class(submitted: Path, out: Path, reference: Path, assignment: str = A
     return 2 if failed else 1 if len(record.graded) < len(grades) else 0
 
 
-def write_destinations(record: ClassRecord, submitted: Path, out: Path, assignment: str, graded_now: list[str],
+def write_feedback_page(out: Path, graded: Graded) -> bool:
+    """Write a student's feedback page beside their results (as soon as they are graded, while the class goes on);
+    False where it could not be written, and then no page is left (an older one would show an older grade)."""
+    page = out / graded.student_id / FEEDBACK
+    try:
+        write_atomically(page, feedback_page(graded, list(PARTS)))
+        return True
+    except OSError:
+        page.unlink(missing_ok=True)
+        return False
+
+
+def write_destinations(record: ClassRecord, submitted: Path, out: Path, assignment: str,
                        gradebook: str | None, feedback: Path | None,
                        roster: Roster | None) -> tuple[list[str], Similarity | None]:
     """Write feedback pages, the gradebook, grades.csv, the class report and nbgrader's feedback folder, each
     costing only itself if it fails; each destination that failed, and the class's similarity."""
     failed, similarity = [], None
-    for graded in record.grades:
-        page = out / graded.student_id / FEEDBACK
-        if graded.student_id in graded_now or not page.is_file():
-            write_atomically(page, feedback_page(graded, list(PARTS)))
+    # Each student graded now has a page already, unless it could not be written then: tried once more.
+    unwritten = [graded.student_id for graded in record.grades
+                 if not (out / graded.student_id / FEEDBACK).is_file() and not write_feedback_page(out, graded)]
+    if unwritten:
+        failed.append(f"the feedback pages of {', '.join(map(shown, unwritten))} in {out}")
     if gradebook is not None:
         from autograder.instructor.gradebook import record_grades
 

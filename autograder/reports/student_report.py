@@ -195,21 +195,18 @@ def curves_block(curves: dict) -> str:
 
 def curves_png(curves: dict) -> str:
     """The loss and training accuracy per epoch, side by side, as a base64 PNG."""
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")  # no display: this runs in a terminal or on a server
-    import matplotlib.pyplot as plt
-
-    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(10, 3.5))
-    try:
-        epochs = range(1, len(curves["loss"]) + 1)
-        loss_axes.plot(epochs, curves["loss"])
-        loss_axes.set(title="Training loss", xlabel="epoch", ylabel="loss")
-        accuracy_axes.plot(epochs, curves["accuracy"])
-        accuracy_axes.set(title="Training accuracy", xlabel="epoch", ylabel="accuracy")
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=80)
-    finally:
-        plt.close(figure)
+    # A figure of its own, not pyplot's (grade-all draws pages in several threads), with fixed margins: laying it out
+    # to fit (tight_layout) took a third of a page's 0.2 s.
+    figure = Figure(figsize=(10, 3.5))
+    loss_axes, accuracy_axes = figure.subplots(1, 2)
+    figure.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.9, wspace=0.3)
+    epochs = range(1, len(curves["loss"]) + 1)
+    loss_axes.plot(epochs, curves["loss"])
+    loss_axes.set(title="Training loss", xlabel="epoch", ylabel="loss")
+    accuracy_axes.plot(epochs, curves["accuracy"])
+    accuracy_axes.set(title="Training accuracy", xlabel="epoch", ylabel="accuracy")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
