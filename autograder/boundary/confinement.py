@@ -34,7 +34,7 @@ from typing import NoReturn
 
 from autograder.boundary.channel import Channel
 from autograder.boundary.memory import cgroup_parent, join_new_cgroup, refuse_in_worker
-from autograder.boundary.sandbox import build_root
+from autograder.boundary.sandbox import build_root, fork_into_namespaces
 from autograder.fingerprint import PACKAGE_DIR
 
 # The system's files that Python, torch and numpy need, besides the Python environment itself.
@@ -112,37 +112,22 @@ class Confinement:
         subreaper: see ``become_subreaper``) that only the caller reaps, and the caller's end.
         """
         ours, theirs = socket.socketpair()
-        report, reported = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # nothing in this branch returns
-            os.close(report)
+        # Not root: the child is root of a user namespace of its own, mapped to this uid and gid.
+        mapped = (os.geteuid(), os.getegid()) if self.mode == "namespaces" and os.geteuid() != 0 else None
+        try:
+            if self.mode == "namespaces":  # the child begins in its namespaces, the first process of its PID namespace
+                pid = fork_into_namespaces(NAMESPACES | (CLONE_NEWUSER if mapped else 0))
+            else:
+                pid = os.fork()
+        except OSError:
             ours.close()
-            confined_child(self, workdir, theirs, reported, body, memory_mb)
-        os.close(reported)
+            theirs.close()
+            raise
+        if pid == 0:  # nothing in this branch returns
+            ours.close()
+            confined_child(self, workdir, theirs, body, memory_mb, mapped)
         theirs.close()
-        with os.fdopen(report, "rb") as pipe:
-            inner = pipe.read()  # namespaces: the pid of the process within; else nothing
-        if inner:
-            os.waitpid(pid, 0)  # the intermediate process exits as soon as it has said it
-            pid = int(inner)
         return pid, Channel(ours)
-
-    def isolate(self) -> int:
-        """In a new process: enter this confinement's namespaces; the process that goes on is then a new child,
-        the first of its own PID namespace. Returns that child's pid in this process, 0 in the child (and
-        0 where there are no namespaces to enter)."""
-        if self.mode != "namespaces":
-            return 0
-        uid, gid = os.geteuid(), os.getegid()
-        flags = NAMESPACES | (CLONE_NEWUSER if uid != 0 else 0)
-        check(libc.unshare(flags), "unshare")
-        if uid != 0:  # as root of a user namespace of its own, mapped to the grader's user
-            Path("/proc/self/setgroups").write_text("deny")
-            Path("/proc/self/uid_map").write_text(f"0 {uid} 1")
-            Path("/proc/self/gid_map").write_text(f"0 {gid} 1")
-        # Mounts made inside must not reach the grader's namespace.
-        check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
-        return os.fork()
 
     def enter(self, workdir: str) -> None:
         """In the process that will run student code: its new root (namespaces), its work folder, no privileges,
@@ -267,25 +252,27 @@ def cgroup_name(workdir: str) -> str:
     return f"autograder-worker-{Path(workdir).name}"
 
 
-def confined_child(confinement: "Confinement", workdir: str, connection: socket.socket, reported: int,
-                   body: Callable[[Channel], None], memory_mb: int | None = None) -> NoReturn:
-    """A newly forked process: confine itself, then run ``body``; say on the channel if confining failed."""
+def confined_child(confinement: "Confinement", workdir: str, connection: socket.socket,
+                   body: Callable[[Channel], None], memory_mb: int | None, mapped: tuple[int, int] | None) -> NoReturn:
+    """A newly forked process: confine itself, then run ``body``; say on the channel if confining failed. ``mapped``:
+    the grader's uid and gid, where this process is root of a user namespace of its own to be mapped to them."""
     code = 1
     try:
         os.setsid()  # so that the grader can end every process this one starts (unconfined, with killpg)
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
-        close_other_files({connection.fileno(), reported})
+        close_other_files({connection.fileno()})
         channel = Channel(connection)
         try:
             if confinement.cgroup is not None and memory_mb:
                 join_new_cgroup(Path(confinement.cgroup), cgroup_name(workdir), memory_mb)
-            inner = confinement.isolate()
-            if inner:  # this process only entered the namespaces; its child goes on
-                os.write(reported, str(inner).encode())
-                os._exit(0)
-            os.close(reported)
+            if mapped is not None:
+                Path("/proc/self/setgroups").write_text("deny")
+                Path("/proc/self/uid_map").write_text(f"0 {mapped[0]} 1")
+                Path("/proc/self/gid_map").write_text(f"0 {mapped[1]} 1")
+            if confinement.mode == "namespaces":  # mounts made inside must not reach the grader's namespace
+                check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
             confinement.enter(workdir)
         except OSError as error:
             channel.send(("failed", f"confining the worker failed: {error}"))
