@@ -25,7 +25,8 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
 import autograder.boundary.confinement as confining
-from autograder.boundary.confinement import Confinement, find_confinement, restrictable
+from autograder.boundary.confinement import Confinement
+from autograder.boundary.trial import find_confinement, restrictable
 from autograder.boundary.isolation import Limits, RemoteSubmission
 from autograder.boundary.reference import LocalSubmission
 from autograder.boundary.messages import StudentCodeFailed, bounded, describe

@@ -40,6 +40,7 @@ from pathlib import Path
 import pytest
 
 from autograder.boundary import confinement
+from autograder.boundary.trial import find_confinement
 from autograder.boundary.worker import preload
 from autograder.contract import PROBE_MODULES, REFERENCE_DIR, REPO_ROOT
 from autograder.fingerprint import grader_name
@@ -112,7 +113,7 @@ def serve_class() -> None:
         return
     told = json.loads(first)
     if "try" in told:  # a fork of this process, which has imported what a worker needs, as a worker is of a grading
-        confinement.known = confinement.find_confinement([Path(path) for path in told["try"]])
+        confinement.known = find_confinement([Path(path) for path in told["try"]])
         print(json.dumps({"confinement": dataclasses.asdict(confinement.known)}), flush=True)
     else:
         confinement.known = confinement.Confinement.from_json(told["confinement"])
@@ -155,7 +156,7 @@ class Owner:
 def serve_checks(path: Path, digest: str, idle_seconds: float, owner: Owner) -> None:
     """A student's warm checker: serve gradings on the Unix socket ``path`` until idle, stale or orphaned."""
     preload_grading()
-    confinement.known = confinement.find_confinement([REFERENCE_DIR, REPO_ROOT / "solutions", REPO_ROOT / ".git"])
+    confinement.known = find_confinement([REFERENCE_DIR, REPO_ROOT / "solutions", REPO_ROOT / ".git"])
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     own = path.with_name(f"{os.getpid()}.sock")  # no longer than path's own name, which was checked to fit
     old_mask = os.umask(0o177)  # the socket is its user's alone, from the moment it exists

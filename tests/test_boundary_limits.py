@@ -14,7 +14,8 @@ from execnet import gateway_base
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder.boundary.channel import HEADER, Channel, MessageRefused, ValueBudget
-from autograder.boundary.confinement import environment_paths, unconfined
+from autograder.boundary.confinement import unconfined
+from autograder.boundary.trial import environment_paths
 from autograder.boundary.isolation import Limits, RemoteSubmission
 from autograder.boundary.notebook import MAX_NOTEBOOK_BYTES, read_notebooks, read_submitted_file
 from autograder.boundary.zygote import SpawnedWorkers

@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from autograder.boundary.confinement import find_confinement
+from autograder.boundary.trial import find_confinement
 from autograder.boundary.worker import preload
 from autograder.contract import ASSIGNMENT_ID, PARTS, PROBE_MODULES
 from autograder.instructor.class_outputs import (FEEDBACK, GRADES_CSV, class_summary, feedback_page, grades_csv,
