@@ -17,8 +17,10 @@ import signal
 from pathlib import Path
 
 libc = ctypes.CDLL(None, use_errno=True)
-# libc through Python's own calling convention, which keeps the GIL across the call, as os.fork does across fork(2).
-libc_holding_the_gil = ctypes.PyDLL(None, use_errno=True)
+# syscall(2) through Python's own calling convention, which keeps the GIL across the call, as os.fork does across
+# fork(2).
+syscall_holding_the_gil = ctypes.PyDLL(None, use_errno=True).syscall
+syscall_holding_the_gil.restype, syscall_holding_the_gil.argtypes = ctypes.c_long, [ctypes.c_long] * 6
 # clone(2)'s system call number, by machine: each of these takes the flags first.
 SYS_CLONE = {"x86_64": 56, "aarch64": 220, "ppc64le": 120}
 # <sys/mount.h>
@@ -91,10 +93,8 @@ def fork_into_namespaces(flags: int) -> int:
     number = SYS_CLONE.get(platform.machine())
     if number is None:
         raise OSError(f"clone: unknown system call number on {platform.machine()}")
-    call = libc_holding_the_gil.syscall
-    call.restype, call.argtypes = ctypes.c_long, [ctypes.c_long] * 6
     ctypes.pythonapi.PyOS_BeforeFork()
-    pid = call(number, flags | signal.SIGCHLD, 0, 0, 0, 0)
+    pid = syscall_holding_the_gil(number, flags | signal.SIGCHLD, 0, 0, 0, 0)
     if pid == 0:
         ctypes.pythonapi.PyOS_AfterFork_Child()
         return 0

@@ -38,7 +38,7 @@ def values_from_bytes(data: bytes, bound: float) -> np.ndarray:
     which = middle * 256 + low
     integer = (which % (int(bound) + 1)).astype(np.float64)
     edges = np.array([bound * edge for edge in EDGES_OF_BOUND] + list(EDGES))
-    edge = edges[which % len(edges)] * np.where(high & 0x80, -1.0, 1.0)
+    edge = sign * edges[which % len(edges)]
     spread = bound * np.exp2(-(middle % 64).astype(np.float64)) * (128 + (low >> 1)) / 255
     uniform = ((high & 0x7F) * 65536 + which) / (2**23 - 1) * bound
     values = np.select([kind < 32, kind < 48, kind < 80], [sign * integer, edge, sign * spread], sign * uniform)
